@@ -1,0 +1,76 @@
+/** @jest-config-loader esbuild-register */
+/**
+ * One Jest project per lesson (its name prefixes each result), plus one for the course's own kit.
+ *
+ *   npm test lessons/01          a lesson's specs against the learner's code in lessons/01-…/src
+ *   npm run test:solutions       the same specs against solutions/ (COURSE_TARGET=solutions)
+ *   COURSE_ALLURE=1              record Allure results (npm run grade sets it)
+ *
+ * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
+ * project's global setup only when one of its specs is selected, so lessons 01–02 never start Redis.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from 'jest';
+
+type Project = NonNullable<Config['projects']>[number] & object;
+
+const solutions = process.env.COURSE_TARGET === 'solutions';
+const allure = process.env.COURSE_ALLURE === '1';
+
+const common = {
+  rootDir: __dirname,
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        swcrc: false,
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  resolver: solutions ? '<rootDir>/kit/jest/resolver.cjs' : undefined,
+  testEnvironment: allure ? 'allure-jest/node' : 'node',
+  testEnvironmentOptions: allure ? { resultsDir: process.env.ALLURE_RESULTS_DIR ?? 'allure-results' } : {},
+  slowTestThreshold: 10,
+} satisfies Project;
+
+function specFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.spec.ts'))
+    .map((file) => join(dir, file));
+}
+
+function lessonProject(lessonId: string): Project {
+  const specs = join(__dirname, 'lessons', lessonId, 'specs');
+  const needsRedis = specFiles(specs).some((file) => readFileSync(file, 'utf8').includes('kit/spec/redis'));
+  return {
+    ...common,
+    displayName: lessonId,
+    roots: [`<rootDir>/lessons/${lessonId}`],
+    testMatch: ['<rootDir>/lessons/*/specs/**/*.spec.ts'],
+    globalSetup: needsRedis
+      ? '<rootDir>/kit/jest/global-setup-redis.ts'
+      : '<rootDir>/kit/jest/global-setup.ts',
+    globalTeardown: needsRedis ? '<rootDir>/kit/jest/global-teardown-redis.ts' : undefined,
+  };
+}
+
+const lessons = readdirSync(join(__dirname, 'lessons')).filter((name) => /^\d\d-/.test(name));
+
+const config: Config = {
+  projects: [
+    ...lessons.map(lessonProject),
+    {
+      ...common,
+      displayName: 'kit',
+      roots: ['<rootDir>/kit'],
+      testMatch: ['<rootDir>/kit/**/*.spec.ts'],
+      globalSetup: '<rootDir>/kit/jest/global-setup-redis.ts',
+      globalTeardown: '<rootDir>/kit/jest/global-teardown-redis.ts',
+    },
+  ],
+};
+
+export default config;

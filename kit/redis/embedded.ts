@@ -1,0 +1,91 @@
+/**
+ * The embedded Redis: a real `redis-server` process started by redis-memory-server, for the specs and
+ * the live demo. Which binary it runs, in order:
+ *   1. REDISMS_SYSTEM_BINARY, when set (it must point at a redis-server);
+ *   2. a `redis-server` on PATH (apt-get install redis-server, brew install redis);
+ *   3. redis-memory-server's own download-and-build (needs internet, make and a C compiler; once).
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { RedisMemoryServer } from 'redis-memory-server';
+
+export type RedisBinary =
+  | { source: 'REDISMS_SYSTEM_BINARY' | 'PATH'; path: string }
+  | { source: 'download-and-build'; path?: undefined };
+
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+const FIXES = [
+  'Install Redis so `redis-server` is on your PATH:  apt-get install redis-server  |  brew install redis',
+  'or point at a redis-server binary:                REDISMS_SYSTEM_BINARY=/path/to/redis-server npm test …',
+  'or use a Redis you already run (it will be used): REDIS_URL=redis://127.0.0.1:6379 npm test …',
+].join('\n  ');
+
+export function findRedisBinary(env: NodeJS.ProcessEnv = process.env): RedisBinary {
+  const pinned = env.REDISMS_SYSTEM_BINARY;
+  if (pinned) {
+    if (!isExecutable(pinned)) {
+      throw new RedisUnavailableError(
+        `REDISMS_SYSTEM_BINARY=${pinned} is not an executable file.\n  ${FIXES}`,
+      );
+    }
+    return { source: 'REDISMS_SYSTEM_BINARY', path: pinned };
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'redis-server');
+    if (dir && isExecutable(candidate)) return { source: 'PATH', path: candidate };
+  }
+  return { source: 'download-and-build' };
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface EmbeddedRedis {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** After stop(): the same port again, with no data (an outage, then recovery). */
+  restart(): Promise<void>;
+}
+
+/** Starts one redis-server on a free loopback port. Extra args go to redis-server as they are. */
+export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = []): Promise<EmbeddedRedis> {
+  if (binary.source === 'download-and-build') {
+    console.warn(
+      '\nNo redis-server found: redis-memory-server will download and build Redis from source.\n' +
+        'That needs internet access, make and a C compiler, and takes a minute or two (once).\n',
+    );
+  }
+  const server = new RedisMemoryServer({
+    autoStart: false,
+    binary: binary.path ? { systemBinary: binary.path } : {},
+    instance: { ip: '127.0.0.1', args },
+  });
+  try {
+    await server.start();
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RedisUnavailableError(`Could not start Redis (${binary.source}): ${reason}\n  ${FIXES}`);
+  }
+  const port = await server.getPort();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      await server.stop();
+    },
+    restart: async () => {
+      await server.start();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The spec helper. Every spec declares learner tasks with it:
+ *
+ *   const { topic, task } = lesson('01-sticky-problem');
+ *   topic('when a visitor fills a cart', () => {
+ *     task('the cart persists across requests', { points: 2, step: 'Step 2', hint: '…' }, async () => { … });
+ *   });
+ *
+ * What it adds to a plain `test`:
+ * - a failure caused by an unfinished starter (a NotImplementedError, thrown here or inside express or a
+ *   child process) is replaced by one line naming the file and README step, plus the task's hint;
+ * - any other failure keeps Jest's message (the diff is useful) with the hint appended;
+ * - when grading (COURSE_ALLURE=1) it records Allure labels: lesson → epic, topic → feature,
+ *   task → story, severity, points, hint.
+ */
+import * as allure from 'allure-js-commons';
+import { NotImplementedError, todoMark, todosSince } from '../todo';
+
+export type Severity = 'blocker' | 'critical' | 'normal' | 'minor' | 'trivial';
+
+export interface TaskMeta {
+  /** Points this task is worth when grading. */
+  points: number;
+  /** The README step that teaches it, e.g. 'Step 2'. */
+  step: string;
+  /** Shown under a failure: points the way without giving the answer away. */
+  hint: string;
+  severity?: Severity;
+  /** Per-task Jest timeout in ms, for tasks that start real processes. */
+  timeout?: number;
+}
+
+const grading = process.env.COURSE_ALLURE === '1';
+
+export function lesson(lessonId: string) {
+  let currentTopic = '';
+
+  /** A group of tasks; reads like the lesson ("when server 2 crashes"). Becomes the Allure feature. */
+  function topic(name: string, body: () => void): void {
+    describe(name, () => {
+      const outer = currentTopic;
+      currentTopic = name;
+      try {
+        body();
+      } finally {
+        currentTopic = outer;
+      }
+    });
+  }
+
+  /** One learner task: a Jest test with points, a README step and a hint. */
+  function task(title: string, meta: TaskMeta, body: () => Promise<void> | void): void {
+    const feature = currentTopic;
+    test(
+      title,
+      async () => {
+        if (grading) await recordLabels(lessonId, feature, title, meta);
+        const mark = todoMark();
+        try {
+          await body();
+        } catch (error) {
+          throw explain(error, todosSince(mark), meta);
+        }
+      },
+      meta.timeout,
+    );
+  }
+
+  return { topic, task };
+}
+
+async function recordLabels(lessonId: string, feature: string, title: string, meta: TaskMeta) {
+  await allure.epic(lessonId);
+  if (feature) await allure.feature(feature);
+  await allure.story(title);
+  await allure.severity(meta.severity ?? 'normal');
+  await allure.label('points', String(meta.points));
+  await allure.label('step', meta.step);
+  await allure.description(`**${meta.step}** · ${meta.points} point(s)\n\nHint: ${meta.hint}`);
+}
+
+/** Turns a failure into the message a learner should read. */
+export function explain(error: unknown, todos: string[], meta: Pick<TaskMeta, 'hint'>): Error {
+  const notDone = error instanceof NotImplementedError ? error.message : todos[0];
+  if (notDone) {
+    const message = `${notDone}\nHint: ${meta.hint}`;
+    const clear = new Error(message);
+    // No stack frames: they would point into the course's kit, not at anything the learner should open.
+    clear.name = 'NotImplementedError';
+    clear.stack = `${clear.name}: ${message}`;
+    return clear;
+  }
+  if (error instanceof Error) {
+    const hinted = `${error.message}\n\nHint: ${meta.hint}`;
+    if (error.stack) error.stack = error.stack.replace(error.message, hinted);
+    error.message = hinted;
+    return error;
+  }
+  return new Error(`${String(error)}\n\nHint: ${meta.hint}`);
+}
