@@ -29,7 +29,9 @@ describe('finding a redis-server binary', () => {
   });
 
   test('a REDISMS_SYSTEM_BINARY that is not there fails with the three fixes', () => {
-    expect(() => findRedisBinary({ REDISMS_SYSTEM_BINARY: join(dir, 'missing') })).toThrow(RedisUnavailableError);
+    expect(() => findRedisBinary({ REDISMS_SYSTEM_BINARY: join(dir, 'missing') })).toThrow(
+      RedisUnavailableError,
+    );
     expect(() => findRedisBinary({ REDISMS_SYSTEM_BINARY: join(dir, 'missing') })).toThrow(
       /apt-get install redis-server.*\n.*REDISMS_SYSTEM_BINARY=.*\n.*REDIS_URL=/,
     );
