@@ -5,15 +5,20 @@
  * after the file, even when a test failed or timed out.
  *
  *   const servers = useServerProcesses();
- *   const server = await servers.start({ lesson: '02-crash', entry: 'server.ts', env: { ENABLE_CRASH: '1' } });
+ *   const server = await servers.start({ lesson: '02-crash', entry: 'server.ts', env: { ENABLE_CHAOS: '1' } });
  *   await request(server.url).get('/cart');
- *   const exit = await server.exited;      // { code: 1, signal: null } after a crash
+ *   const exit = await server.exitWithin(5_000); // { code: 1, signal: null } after a crash; undefined if still up
+ *
+ * No orphans: afterAll SIGKILLs what is left of the file's processes (and refuses to start new ones),
+ * the worker's 'exit' kills any survivor, and each child watches its stdin, a pipe from this process:
+ * when this process dies without cleaning up (SIGKILL, a crash), the pipe closes and the child kills
+ * itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { lessonSrcDir, ROOT } from '../jest/target';
-import { recordTodo } from '../todo';
+import { NotImplementedError, recordTodo } from '../todo';
 
 export interface Exit {
   code: number | null;
@@ -24,12 +29,16 @@ export interface ServerProcess {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
-  /** Settles when the process has exited. */
+  /** Settles when the process has exited and its output has been read to the end. */
   readonly exited: Promise<Exit>;
   /** Everything it printed so far (stdout and stderr), for assertions and failure messages. */
   output(): string;
-  /** Sends a signal and waits for the exit. */
+  /** Sends a signal (default SIGTERM) at once, and resolves with the exit. */
   kill(signal?: NodeJS.Signals): Promise<Exit>;
+  /** The exit, if it happens within `ms`; undefined if the process is still running then. */
+  exitWithin(ms: number): Promise<Exit | undefined>;
+  /** Resolves with the first match once the output matches `pattern`; undefined after `ms` without one. */
+  waitForOutput(pattern: RegExp, ms: number): Promise<RegExpMatchArray | undefined>;
 }
 
 export interface StartOptions {
@@ -39,59 +48,95 @@ export interface StartOptions {
   entry: string;
   /** Extra environment. PORT and SERVER_ID are set for you unless given here. */
   env?: Record<string, string>;
-  /** Reuse a port (a restart "on the same machine"); a free one otherwise. */
+  /** Reuse a port (a restart "on the same machine"); a free one otherwise. It must be free by now. */
   port?: number;
   /** How long to wait for GET /health to answer 200. */
   readyTimeoutMs?: number;
+  /**
+   * Tell the spec helper about every "Not implemented yet" the process prints, as it prints it
+   * (default true): a task that fails while it runs then names the README step. Pass false for
+   * processes that run beside other tasks (started in the background and shared): their messages
+   * would be blamed on whichever task is running. Call throwIfNotImplemented(server.output()) in the
+   * tasks that depend on them instead.
+   */
+  recordTodos?: boolean;
 }
 
 export function useServerProcesses() {
-  const running = new Set<ServerProcess>();
+  const pool: Pool = { running: new Set(), finished: false };
 
   afterAll(async () => {
-    await Promise.all([...running].map((server) => server.kill('SIGKILL')));
+    pool.finished = true;
+    await Promise.all([...pool.running].map((server) => server.kill('SIGKILL')));
   });
 
   return {
     async start(options: StartOptions): Promise<ServerProcess> {
-      const server = await startServerProcess(options, running);
-      return server;
+      return startServerProcess(options, pool);
     },
   };
 }
 
-/** Survivors of a worker that dies abruptly still get a SIGKILL. */
+interface Pool {
+  running: Set<ServerProcess>;
+  /** Set by afterAll: a start still pending then (a test that timed out) must not leave a process. */
+  finished: boolean;
+}
+
+/** Survivors of a worker that exits (even abruptly, through process.exit) still get a SIGKILL. */
 const everyChild = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of everyChild) child.kill('SIGKILL');
 });
 
-async function startServerProcess(
-  options: StartOptions,
-  running: Set<ServerProcess>,
-): Promise<ServerProcess> {
+/**
+ * Preloaded in every child: when stdin (a pipe from this process) ends, this process is gone, so the
+ * child kills itself. unref(): the watch alone never keeps the child alive.
+ */
+const WATCH_PARENT =
+  "data:text/javascript,process.stdin.on('end',()=>process.kill(process.pid,'SIGKILL')).on('error',()=>{}).resume().unref()";
+
+const TODO_IN_OUTPUT = /Not implemented yet \(lesson [^)]+\): [^\n]+/g;
+
+async function startServerProcess(options: StartOptions, pool: Pool): Promise<ServerProcess> {
+  const where = `lessons/${options.lesson}/src/${options.entry}`;
+  if (pool.finished)
+    throw new Error(`${where} not started: this spec file's processes are already shut down.`);
   const port = options.port ?? (await freePort());
+  if (options.port !== undefined && !(await isPortFree(port))) {
+    throw new Error(`${where} not started: port ${port} is still in use (has the previous process exited?).`);
+  }
+
   const entry = join(lessonSrcDir(options.lesson), options.entry);
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', WATCH_PARENT, entry], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), SERVER_ID: `server-${port}`, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   everyChild.add(child);
 
   let output = '';
+  const outputWaiters = new Set<() => void>();
   const collect = (chunk: Buffer) => {
     const text = chunk.toString();
     output += text;
     // An unfinished starter in the child: tell the spec helper, so the failure names the README step.
-    for (const match of text.matchAll(/Not implemented yet \(lesson [^)]+\): [^\n]+/g)) recordTodo(match[0]);
+    if (options.recordTodos !== false)
+      for (const match of text.matchAll(TODO_IN_OUTPUT)) recordTodo(match[0]);
+    for (const wake of outputWaiters) wake();
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  child.stdin?.on('error', () => {}); // EPIPE once the child is gone: expected, nothing to do
 
+  // 'close', not 'exit': by then stdout and stderr are read to the end, so output() is complete.
+  let hasExited = false;
   const exited = new Promise<Exit>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
+      hasExited = true;
       everyChild.delete(child);
+      child.stdin?.destroy();
+      for (const wake of outputWaiters) wake();
       resolve({ code, signal });
     });
   });
@@ -105,21 +150,66 @@ async function startServerProcess(
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const exit = await exited;
-      running.delete(server);
+      pool.running.delete(server);
       return exit;
     },
+    exitWithin: (ms) => within(exited, ms),
+    async waitForOutput(pattern, ms) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const match = output.match(pattern);
+        if (match) return match;
+        if (hasExited || Date.now() >= deadline) return undefined;
+        // Woken by new output, the exit, or the deadline: whichever comes first.
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            outputWaiters.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, deadline - Date.now());
+          outputWaiters.add(wake);
+        });
+      }
+    },
   };
-  running.add(server);
+  pool.running.add(server);
+  // afterAll ran while this start was pending (its test timed out): do not leave the process behind.
+  if (pool.finished) {
+    await server.kill('SIGKILL');
+    throw new Error(`${where} not started: this spec file's processes are already shut down.`);
+  }
 
   const ready = await waitForHealth(server, options.readyTimeoutMs ?? 10_000);
   if (!ready.ok) {
     await server.kill('SIGKILL');
+    // A starter that stopped at a todo(): throw that, so the spec helper names the README step even
+    // when this start ran outside the task that awaits it.
+    throwIfNotImplemented(output);
     throw new Error(
-      `lessons/${options.lesson}/src/${options.entry} did not become ready on port ${port}: ${ready.reason}.\n` +
+      `${where} did not become ready on port ${port}: ${ready.reason}.\n` +
         `Its output:\n${indent(output.trim() || '(nothing)')}`,
     );
   }
   return server;
+}
+
+/**
+ * A child process cannot throw into the spec: an unfinished starter shows up as a message in its
+ * output, or as a route's 501 body `{ error: 'not_implemented', message }`. Given either (or any
+ * text), this throws that message as the NotImplementedError it was, so the spec helper turns it into
+ * the one-line "open … and do README Step N" with the task's hint. Anything else: returns quietly.
+ */
+export function throwIfNotImplemented(outputOrBody: unknown): void {
+  const text =
+    typeof outputOrBody === 'string'
+      ? outputOrBody
+      : typeof outputOrBody === 'object' && outputOrBody !== null && 'message' in outputOrBody
+        ? String(outputOrBody.message)
+        : '';
+  const match =
+    /Not implemented yet \(lesson ([^)]+)\): open lessons\/[^/\s]+\/(\S+) and do README (.+)\.$/m.exec(text);
+  if (match) throw new NotImplementedError({ lesson: match[1], file: match[2], step: match[3] });
 }
 
 /** Polls GET /health until 200, the process exits, or the deadline passes. */
@@ -128,7 +218,7 @@ async function waitForHealth(
   timeoutMs: number,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   let exit: Exit | undefined;
-  server.exited.then((value) => {
+  void server.exited.then((value) => {
     exit = value;
   });
   const deadline = Date.now() + timeoutMs;
@@ -150,6 +240,19 @@ async function answersHealth(url: string): Promise<boolean> {
   }
 }
 
+/** The value of `promise` if it settles within `ms`; undefined otherwise. Never a sleep: it returns as soon as it can. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A port that was free a moment ago (the OS picks it; we close and hand it on). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -160,6 +263,15 @@ export function freePort(): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : 0;
       probe.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether a server could listen on `port` now (on every address, as the lesson servers do). */
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
   });
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Lesson 02 — start and stop a server process                          (edit this file)
+ *
+ * server.ts (given) builds the shop app and hands it to serve(). serve() makes this process a server,
+ * and decides how it stops:
+ *
+ *   Step 1  listen()           listen on the port, say so in one line of output
+ *   Step 3  drainOnSigterm()   on SIGTERM (a deploy), finish in-flight requests, then exit 0;
+ *                              exit 1 if they take longer than the drain timeout
+ *
+ * Run `npm test lessons/02` after each step: the first failure tells you what to do next.
+ */
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import { todo } from '../../../kit/todo';
+
+export interface ServeOptions {
+  app: Express;
+  port: number;
+  serverId: string;
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  drainTimeoutMs: number;
+  /** Runs after the last request, before exit: close Redis clients and the like (lesson 03). */
+  onShutdown?: () => Promise<void>;
+}
+
+/** Exit code of a shutdown that had to cut requests off (or whose onShutdown failed). */
+export const DRAIN_TIMEOUT_EXIT_CODE = 1;
+
+const lesson = '02-crash';
+const file = 'src/serve.ts';
+
+/** Given: listen, then be ready for a deploy's SIGTERM. Rejects when the port cannot be listened on. */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const server = await listen(options);
+  drainOnSigterm(server, options);
+  return server;
+}
+
+// Step 1 — listen on the port.
+// TODO: make options.app listen on options.port. Resolve with the http.Server once it is listening,
+// after printing one line that says which server listens where (serverId, port, process.pid).
+// If it cannot listen (the port is taken), reject with that error. In express 5, app.listen's
+// callback receives that error.
+function listen(_options: ServeOptions): Promise<Server> {
+  return todo({ lesson, file, step: 'Step 1 — listen on the port' });
+}
+
+// Step 3 — drain on SIGTERM.
+// TODO (inside the listener): a deploy sends SIGTERM and waits. Stop accepting new connections, let
+// the requests in flight finish, run options.onShutdown if there is one, then exit with code 0.
+// If that has not happened within options.drainTimeoutMs, exit with DRAIN_TIMEOUT_EXIT_CODE.
+function drainOnSigterm(_server: Server, _options: ServeOptions): void {
+  process.once('SIGTERM', () => {
+    todo({ lesson, file, step: 'Step 3 — drain on SIGTERM' });
+  });
+}
