@@ -11,8 +11,12 @@
  *   child process) is replaced by one line naming the file and README step, plus the task's hint;
  * - any other failure keeps Jest's message (the diff is useful) with the hint appended;
  * - when grading (COURSE_ALLURE=1) it records Allure labels: lesson → epic, topic → feature,
- *   task → story, severity, points, hint.
+ *   task → story, severity, points, hint;
+ * - when grading (COURSE_GRADE_CATALOG=dir) it lists every task as it is declared, so kit/grade knows
+ *   the points possible even for a task whose test never ran (a failing beforeAll, a broken import).
  */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as allure from 'allure-js-commons';
 import { NotImplementedError, todoMark, todosSince } from '../todo';
 
@@ -31,6 +35,7 @@ export interface TaskMeta {
 }
 
 const grading = process.env.COURSE_ALLURE === '1';
+const catalogDir = process.env.COURSE_GRADE_CATALOG;
 
 export function lesson(lessonId: string) {
   let currentTopic = '';
@@ -51,6 +56,7 @@ export function lesson(lessonId: string) {
   /** One learner task: a Jest test with points, a README step and a hint. */
   function task(title: string, meta: TaskMeta, body: () => Promise<void> | void): void {
     const feature = currentTopic;
+    if (catalogDir) listTask(catalogDir, lessonId, feature, title, meta);
     test(
       title,
       async () => {
@@ -77,6 +83,21 @@ async function recordLabels(lessonId: string, feature: string, title: string, me
   await allure.label('points', String(meta.points));
   await allure.label('step', meta.step);
   await allure.description(`**${meta.step}** · ${meta.points} point(s)\n\nHint: ${meta.hint}`);
+}
+
+/** One JSON line per declared task, in a file per process (Jest workers never share one). */
+function listTask(dir: string, lessonId: string, topic: string, title: string, meta: TaskMeta) {
+  const entry = {
+    lesson: lessonId,
+    file: expect.getState().testPath ?? '',
+    topic,
+    title,
+    points: meta.points,
+    step: meta.step,
+    hint: meta.hint,
+    severity: meta.severity ?? 'normal',
+  };
+  appendFileSync(join(dir, `${process.pid}.jsonl`), `${JSON.stringify(entry)}\n`);
 }
 
 /** Turns a failure into the message a learner should read. */
