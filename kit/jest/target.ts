@@ -7,8 +7,17 @@
  * lesson's src with the solution's files copied over it. It sits at the same depth as lessons/NN/src,
  * so the relative imports of the kit ('../../../kit/…') still work.
  */
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const SOLVED_DIR = join(ROOT, '.solved');
@@ -24,15 +33,41 @@ export function lessonSrcDir(lessonId: string, target: Target = currentTarget())
   return target === 'solutions' ? join(SOLVED_DIR, lessonId, 'src') : join(ROOT, 'lessons', lessonId, 'src');
 }
 
-/** Builds .solved/ (solutions target only). Idempotent; called from the Jest global setup. */
+/**
+ * Brings .solved/ up to date (solutions target only); called from the Jest global setup.
+ * Two runs may do this at once in one checkout (a maintainer's verify beside a grade), and one may
+ * already be spawning servers from it: so nothing is deleted and re-copied wholesale. Each file is
+ * written only when its content changed, to a temporary name then renamed (readers never see half a
+ * file), and only files that left both sources are removed.
+ */
 export function prepareTarget(target: Target = currentTarget()): void {
   if (target !== 'solutions') return;
-  rmSync(SOLVED_DIR, { recursive: true, force: true });
+  const wanted = new Map<string, string>(); // path in .solved → source file
   for (const lessonId of readdirSync(join(ROOT, 'lessons'))) {
-    const starter = join(ROOT, 'lessons', lessonId, 'src');
-    const solution = join(ROOT, 'solutions', lessonId, 'src');
-    if (!existsSync(starter)) continue;
-    cpSync(starter, join(SOLVED_DIR, lessonId, 'src'), { recursive: true });
-    if (existsSync(solution)) cpSync(solution, join(SOLVED_DIR, lessonId, 'src'), { recursive: true });
+    for (const kind of ['lessons', 'solutions']) {
+      const src = join(ROOT, kind, lessonId, 'src');
+      if (!existsSync(src)) continue;
+      for (const file of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
+        if (statSync(join(src, file)).isFile())
+          wanted.set(join(SOLVED_DIR, lessonId, 'src', file), join(src, file));
+      }
+    }
   }
+  for (const [copy, source] of wanted) syncFile(source, copy);
+  if (!existsSync(SOLVED_DIR)) return;
+  for (const file of readdirSync(SOLVED_DIR, { recursive: true, encoding: 'utf8' })) {
+    const path = join(SOLVED_DIR, file);
+    if (!wanted.has(path) && statSync(path, { throwIfNoEntry: false })?.isFile())
+      rmSync(path, { force: true });
+  }
+}
+
+function syncFile(source: string, target: string): void {
+  const content = readFileSync(source);
+  const current = existsSync(target) ? readFileSync(target) : undefined;
+  if (current?.equals(content)) return;
+  mkdirSync(dirname(target), { recursive: true });
+  const temporary = `${target}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, target);
 }
