@@ -28,20 +28,21 @@ export function currentTarget(env: NodeJS.ProcessEnv = process.env): Target {
   return env.COURSE_TARGET === 'solutions' ? 'solutions' : 'lessons';
 }
 
-/** Where the code of a lesson's `src` runs from, for the current target. */
+/** Where the code of a lesson's `src` runs from, for the current target ('solutions': the finished lesson). */
 export function lessonSrcDir(lessonId: string, target: Target = currentTarget()): string {
   return target === 'solutions' ? join(SOLVED_DIR, lessonId, 'src') : join(ROOT, 'lessons', lessonId, 'src');
 }
 
 /**
- * Brings .solved/ up to date (solutions target only); called from the Jest global setup.
+ * Brings .solved/ up to date; called from the Jest global setup on every run. Besides the solutions
+ * target, later lessons use it to run an earlier lesson's *finished* server as a real process (lesson
+ * 04 balances lesson 03's servers), whatever state the learner's own copy of that lesson is in.
  * Two runs may do this at once in one checkout (a maintainer's verify beside a grade), and one may
  * already be spawning servers from it: so nothing is deleted and re-copied wholesale. Each file is
  * written only when its content changed, to a temporary name then renamed (readers never see half a
  * file), and only files that left both sources are removed.
  */
-export function prepareTarget(target: Target = currentTarget()): void {
-  if (target !== 'solutions') return;
+export function prepareTarget(): void {
   const wanted = new Map<string, string>(); // path in .solved → source file
   for (const lessonId of readdirSync(join(ROOT, 'lessons'))) {
     for (const kind of ['lessons', 'solutions']) {
