@@ -44,6 +44,11 @@ export interface ServerProcess {
 export interface StartOptions {
   /** Lesson folder, e.g. '02-crash'. The entry runs from that lesson's src (or its solution). */
   lesson: string;
+  /**
+   * Run the *finished* lesson (its solution over its starter, from .solved/) whatever the target:
+   * for a later lesson that needs an earlier lesson's server working, e.g. lesson 04's backends.
+   */
+  finished?: boolean;
   /** File in the lesson's src, e.g. 'server.ts'. */
   entry: string;
   /** Extra environment. PORT and SERVER_ID are set for you unless given here. */
@@ -107,7 +112,7 @@ async function startServerProcess(options: StartOptions, pool: Pool): Promise<Se
     throw new Error(`${where} not started: port ${port} is still in use (has the previous process exited?).`);
   }
 
-  const entry = join(lessonSrcDir(options.lesson), options.entry);
+  const entry = join(lessonSrcDir(options.lesson, options.finished ? 'solutions' : undefined), options.entry);
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', WATCH_PARENT, entry], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), SERVER_ID: `server-${port}`, ...options.env },
