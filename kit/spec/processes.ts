@@ -68,16 +68,19 @@ export interface StartOptions {
 }
 
 export function useServerProcesses() {
+  const processes = serverProcesses();
+  afterAll(() => processes.stopAll());
+  return { start: processes.start };
+}
+
+/** The same without Jest: start processes, and stopAll() when done (the live demo uses it). */
+export function serverProcesses() {
   const pool: Pool = { running: new Set(), finished: false };
-
-  afterAll(async () => {
-    pool.finished = true;
-    await Promise.all([...pool.running].map((server) => server.kill('SIGKILL')));
-  });
-
   return {
-    async start(options: StartOptions): Promise<ServerProcess> {
-      return startServerProcess(options, pool);
+    start: (options: StartOptions): Promise<ServerProcess> => startServerProcess(options, pool),
+    async stopAll(): Promise<void> {
+      pool.finished = true;
+      await Promise.all([...pool.running].map((server) => server.kill('SIGKILL')));
     },
   };
 }
