@@ -1,5 +1,5 @@
 /**
- * `npm run grade` — the instructor's grade (kit/grade/README.md explains it for instructors).
+ * `npm run grade` — the instructor's grade (README.md, "Grading", explains it for instructors).
  *
  *   npm run grade                               this checkout's lessons/*\/src
  *   npm run grade -- --submission ../alice      a learner's clone or unpacked zip (only its src counts)

@@ -1,4 +1,4 @@
-/** Command line of `npm run grade` (see kit/grade/README.md). */
+/** Command line of `npm run grade` (see "Grading" in README.md). */
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { COURSE_ROOT, GradeError } from './workspace';
