@@ -155,10 +155,15 @@ export function cleanMessage(text: string, tree: string): string {
   return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
 }
 
-/** The spec helper appends the hint to every failure; grade.json has it in its own field. */
+/**
+ * The spec helper ends every failure with a line carrying the hint ("Hint: …", or "(This task checks
+ * Step N; its hint, for when you get there: …)"); grade.json has the hint in its own field.
+ */
 function withoutHint(message: string, hint: string): string {
-  const suffix = `Hint: ${hint}`;
-  return message.endsWith(suffix) ? message.slice(0, -suffix.length).trimEnd() : message;
+  const at = message.lastIndexOf(hint);
+  const rest = at < 0 ? '' : message.slice(at + hint.length).trim();
+  if (at < 0 || (rest !== '' && rest !== ')')) return message;
+  return message.slice(0, Math.max(message.lastIndexOf('\n', at), 0)).trimEnd();
 }
 
 function relativeTo(tree: string, file: string): string {

@@ -101,10 +101,10 @@ function listTask(dir: string, lessonId: string, topic: string, title: string, m
 }
 
 /** Turns a failure into the message a learner should read. */
-export function explain(error: unknown, todos: string[], meta: Pick<TaskMeta, 'hint'>): Error {
+export function explain(error: unknown, todos: string[], meta: Pick<TaskMeta, 'hint' | 'step'>): Error {
   const notDone = error instanceof NotImplementedError ? error.message : todos[0];
   if (notDone) {
-    const message = `${notDone}\nHint: ${meta.hint}`;
+    const message = `${notDone}\n${hintFor(notDone, meta)}`;
     const clear = new Error(message);
     // No stack frames: they would point into the course's kit, not at anything the learner should open.
     clear.name = 'NotImplementedError';
@@ -118,4 +118,16 @@ export function explain(error: unknown, todos: string[], meta: Pick<TaskMeta, 'h
     return error;
   }
   return new Error(`${String(error)}\n\nHint: ${meta.hint}`);
+}
+
+/**
+ * The task's hint, said so that it does not contradict the message above it: when the starter stopped
+ * at an earlier step than the one this task checks, the hint is for later.
+ */
+function hintFor(notDone: string, meta: Pick<TaskMeta, 'hint' | 'step'>): string {
+  const stepOf = (text: string) => text.match(/Step (\d+)/)?.[1];
+  const blocking = stepOf(notDone);
+  const checked = stepOf(meta.step);
+  if (!blocking || !checked || blocking === checked) return `Hint: ${meta.hint}`;
+  return `(This task checks Step ${checked}; its hint, for when you get there: ${meta.hint})`;
 }
