@@ -1,8 +1,8 @@
 /**
  * Real server processes for specs: spawn a lesson's entry point as ONE OS process
- * (`node --import tsx file.ts`, never the tsx wrapper, whose child would survive a SIGKILL), wait until
- * it answers GET /health (a real condition, bounded; never a fixed sleep), and kill whatever is left
- * after the file, even when a test failed or timed out.
+ * (`node bundle.js`, the entry compiled by esbuild; never the tsx wrapper, whose child would survive a
+ * SIGKILL), wait until it answers GET /health (a real condition, bounded; never a fixed sleep), and
+ * kill whatever is left after the file, even when a test failed or timed out.
  *
  *   const servers = useServerProcesses();
  *   const server = await servers.start({ lesson: '02-crash', entry: 'server.ts', env: { ENABLE_CHAOS: '1' } });
@@ -15,8 +15,11 @@
  * itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { buildSync } from 'esbuild';
 import { lessonSrcDir, ROOT } from '../jest/target';
 import { NotImplementedError, recordTodo } from '../todo';
 
@@ -106,6 +109,50 @@ const WATCH_PARENT =
 
 const TODO_IN_OUTPUT = /Not implemented yet \(lesson [^)]+\): [^\n]+/g;
 
+/**
+ * The entry and the lesson code it imports, compiled into one JavaScript file (packages stay
+ * external, so they load from node_modules as usual). Starting that with plain `node` takes about
+ * half the time of `node --import tsx entry.ts` (≈0.5 s vs ≈1 s to a healthy /health on these
+ * 2-core machines, measured with a curl poll), and a spec file starts several servers. Source maps
+ * keep stack traces pointing at the .ts files. The file is named by its content: concurrent starts
+ * share it, and a child never reads one half-written.
+ */
+function bundleEntry(entry: string, where: string): string {
+  let result: ReturnType<typeof buildSync>;
+  try {
+    result = buildSync({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      packages: 'external',
+      format: 'cjs',
+      target: 'node20',
+      sourcemap: 'inline',
+      write: false,
+      logLevel: 'silent',
+    });
+  } catch (error) {
+    // A syntax error in the learner's code: say where, as the compiler does, without our stack.
+    const errors = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> })
+      .errors;
+    const lines = errors?.map(
+      (e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`,
+    );
+    throw new Error(`${where} does not compile:\n${indent(lines?.join('\n') ?? String(error))}`);
+  }
+  const code = result.outputFiles?.[0]?.contents ?? new Uint8Array();
+  const file = join(BUNDLES, `${createHash('sha1').update(code).digest('hex')}.js`);
+  if (!existsSync(file)) {
+    mkdirSync(BUNDLES, { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, code);
+    renameSync(temporary, file);
+  }
+  return file;
+}
+
+const BUNDLES = join(ROOT, 'node_modules', '.cache', 'course-servers');
+
 async function startServerProcess(options: StartOptions, pool: Pool): Promise<ServerProcess> {
   const where = `lessons/${options.lesson}/src/${options.entry}`;
   if (pool.finished)
@@ -116,7 +163,8 @@ async function startServerProcess(options: StartOptions, pool: Pool): Promise<Se
   }
 
   const entry = join(lessonSrcDir(options.lesson, options.finished ? 'solutions' : undefined), options.entry);
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', WATCH_PARENT, entry], {
+  const bundle = bundleEntry(entry, where);
+  const child = spawn(process.execPath, ['--enable-source-maps', '--import', WATCH_PARENT, bundle], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), SERVER_ID: `server-${port}`, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
