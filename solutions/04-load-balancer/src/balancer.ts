@@ -34,7 +34,7 @@ export interface BalancerOptions {
   strategy: Strategy;
   /** The largest request body the balancer keeps a copy of (to send it again on failover); 413 above. */
   maxBodyBytes?: number;
-  /** Where the balancer reports what goes wrong with a server (lb.ts passes console.error). Default: silent. */
+  /** Where the balancer reports a server that failed (lb.ts passes console.error). Default: silent. */
   log?: (line: string) => void;
 }
 
@@ -53,7 +53,7 @@ export function createBalancer(options: BalancerOptions): Server {
   const { proxy, agent } = createProxy(log);
   /** For a sticky visitor being pinned (again): the cookie to add to this request's answer. */
   const newPins = new WeakMap<IncomingMessage, string>();
-  /** The outgoing request of each forwarded request's latest attempt (was its connection a kept-alive one?). */
+  /** Each forwarded request's latest attempt: did it go out on a kept-alive connection? */
   const outgoing = new WeakMap<IncomingMessage, ClientRequest>();
 
   proxy.on('proxyReq', (proxyReq, req) => {
@@ -82,12 +82,12 @@ export function createBalancer(options: BalancerOptions): Server {
         inTurnFrom(first, targets.length),
         (index) => {
           if (strategy === 'sticky' && index !== pinned) newPins.set(req, pinCookie(index));
-          return forward(proxy, req, res, targets[index], body);
+          return forward(proxy, req, res, targets[index], body).catch((error: unknown) => {
+            log(`[balancer] ${method} ${req.url} → ${targets[index]}: ${describeFailure(error)}`);
+            throw error;
+          });
         },
-        (error) => {
-          log(`[balancer] ${method} ${req.url}: ${describeFailure(error)}`);
-          return canRetry(error, { method, reusedConnection: outgoing.get(req)?.reusedSocket === true });
-        },
+        (error) => canRetry(error, { method, reusedConnection: outgoing.get(req)?.reusedSocket === true }),
       );
     } catch (error) {
       throw error instanceof NotImplementedError ? error : new BadGateway(error);
@@ -105,7 +105,7 @@ export function createBalancer(options: BalancerOptions): Server {
   return server;
 }
 
-// Step 1 — pick the next server in turn.
+// Step 1 — take turns (round-robin).
 function roundRobin(count: number): () => number {
   let next = 0;
   return () => {
@@ -115,8 +115,8 @@ function roundRobin(count: number): () => number {
   };
 }
 
-// Step 2 — forward the request: one proxy with kept-alive connections, an 'error' listener, and
-// a copy of the body.
+// Step 2 — forward the request (http-proxy): one proxy with kept-alive connections and an 'error'
+// listener, a copy of the body, and proxy.web.
 function createProxy(log: (line: string) => void): { proxy: httpProxy; agent: Agent } {
   // Without an agent, http-proxy opens a new connection to the server for every request and closes
   // it after the answer ("Connection: close"): a TCP handshake per request, and throughput collapses.
@@ -174,7 +174,7 @@ function forward(
   });
 }
 
-// Step 3 — pin each visitor with the balancer's own cookie.
+// Step 3 — pin each visitor (sticky cookie): the balancer's own cookie, set from the first answer.
 function readPin(cookieHeader: string | undefined, count: number): number | undefined {
   const value = cookieValue(cookieHeader, PIN_COOKIE);
   // The visitor sends whatever they like: only a server index this balancer could have set counts.
@@ -219,7 +219,7 @@ function canRetry(error: unknown, request: { method: string; reusedConnection: b
   return code === 'ECONNRESET' && request.reusedConnection && IDEMPOTENT.has(request.method);
 }
 
-// ── Given: plumbing (the same in the starter) ──────────────────────────────────────────────────────
+// ── Given: plumbing (the same in the starter) ────────────────────────────────────────────────────
 
 /** The order in which to try the servers: `first`, then the ones after it, wrapping around. */
 function inTurnFrom(first: number, count: number): number[] {
@@ -227,7 +227,7 @@ function inTurnFrom(first: number, count: number): number[] {
 }
 
 /** The value of cookie `name` in a Cookie header ("a=1; lb=0"), if it is there. */
-function cookieValue(header: string | undefined, name: string): string | undefined {
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of header?.split(';') ?? []) {
     const [key, ...rest] = part.trim().split('=');
     if (key === name) return rest.join('=');
@@ -268,7 +268,7 @@ function describeFailure(error: unknown): string {
   return e?.code ?? e?.message ?? String(error);
 }
 
-function bodyTooLarge(maxBytes: number): Error {
+export function bodyTooLarge(maxBytes: number): Error {
   // The shape express's body parser gives this error: kit/http turns it into a 413 JSON.
   return Object.assign(new Error(`The request body is larger than ${maxBytes} bytes.`), {
     status: 413,
