@@ -8,7 +8,8 @@
  *      starter's "Not implemented yet … README Step N" message, not a timeout or a stray TypeError.
  *
  * It prints a table per lesson and ends with one plain line, `N passed, M failed`, counting these
- * checks (one per tool, one per kit test, two per lesson test: solution and starter).
+ * checks (one per tool, one per kit test, two per lesson test: solution and starter, and one per Jest
+ * run: that it exited by itself, with nothing left open).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     const solutions = await jest(scratch, 'solutions', []);
     const starters = await jest(scratch, 'lessons', ['lessons/']);
     checks.push(...solutionChecks(solutions), ...starterChecks(starters));
+    checks.push(...[solutions, starters].map(exitsByItself));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -66,6 +68,8 @@ interface JestRun {
   target: 'solutions' | 'lessons';
   report?: JestReport;
   failure?: string;
+  /** Jest finished its tests but could not exit: something (a server, a client, a process) was left open. */
+  leftOpen?: boolean;
 }
 
 async function jest(scratch: string, target: 'solutions' | 'lessons', patterns: string[]): Promise<JestRun> {
@@ -73,7 +77,7 @@ async function jest(scratch: string, target: 'solutions' | 'lessons', patterns: 
   const label = target === 'solutions' ? 'specs against solutions/' : 'specs against the untouched starters';
   process.stdout.write(`• ${label} … `);
   const started = Date.now();
-  const { code, output, timedOut } = await run(
+  const { code, output, timedOut, leftOpen } = await run(
     ['node_modules/.bin/jest', '--ci', '--json', `--outputFile=${outputFile}`, ...patterns],
     { COURSE_TARGET: target },
     JEST_TIMEOUT_MS,
@@ -84,10 +88,22 @@ async function jest(scratch: string, target: 'solutions' | 'lessons', patterns: 
   if (timedOut)
     return { target, failure: `Jest did not finish within ${JEST_TIMEOUT_MS / 1000} s (open handles?)` };
   try {
-    return { target, report: JSON.parse(readFileSync(outputFile, 'utf8')) as JestReport };
+    const report = JSON.parse(readFileSync(outputFile, 'utf8')) as JestReport;
+    return { target, report, leftOpen };
   } catch {
     return { target, failure: `Jest wrote no report (exit code ${code}):\n${output.slice(-3000)}` };
   }
+}
+
+function exitsByItself(runResult: JestRun): Check {
+  return {
+    group: 'jest',
+    name: `Jest exits by itself after the run against ${runResult.target} (nothing left open)`,
+    ok: Boolean(runResult.report) && !runResult.leftOpen,
+    detail: runResult.leftOpen
+      ? 'Jest did not exit one second after the test run: run it with --detectOpenHandles.'
+      : undefined,
+  };
 }
 
 function groupOf(file: string): string {
@@ -167,7 +183,7 @@ function run(
   argv: string[],
   env: Record<string, string>,
   timeoutMs: number,
-): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+): Promise<{ code: number | null; output: string; timedOut: boolean; leftOpen: boolean }> {
   return new Promise((resolve) => {
     const [command, ...args] = argv;
     const child = spawn(command ?? '', args, {
@@ -176,19 +192,24 @@ function run(
     });
     let output = '';
     let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => {
+    let leftOpen = false;
+    const collect = (chunk: Buffer) => {
       output += chunk;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk;
-    });
+      // Jest's own words when a server, client or process was left open: it would wait for ever.
+      if (!leftOpen && output.includes('Jest did not exit one second after the test run has completed')) {
+        leftOpen = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, output, timedOut });
+      resolve({ code, output, timedOut, leftOpen });
     });
   });
 }
