@@ -8,6 +8,8 @@
  *   const server = await servers.start({ lesson: '02-crash', entry: 'server.ts', env: { ENABLE_CHAOS: '1' } });
  *   await request(server.url).get('/cart');
  *   const exit = await server.exitWithin(5_000); // { code: 1, signal: null } after a crash; undefined if still up
+ *   const { exit, output } = await servers.runToExit({ lesson: '05-production', entry: 'server.ts', withinMs: 10_000 });
+ *                                                // a process meant to stop by itself (a refused start)
  *
  * No orphans: afterAll SIGKILLs what is left of the file's processes (and refuses to start new ones),
  * the worker's 'exit' kills any survivor, and each child watches its stdin, a pipe from this process:
@@ -22,6 +24,10 @@ import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { lessonSrcDir, ROOT } from '../jest/target';
 import { NotImplementedError, recordTodo } from '../todo';
+import { ownCopy } from './wait';
+
+/** Tasks that wait for real processes to start get more than Jest's default 5 s. */
+export const PROCESS_TIMEOUT_MS = 30_000;
 
 export interface Exit {
   code: number | null;
@@ -56,6 +62,11 @@ export interface StartOptions {
   entry: string;
   /** Extra environment. PORT and SERVER_ID are set for you unless given here. */
   env?: Record<string, string>;
+  /**
+   * Variables of this process's environment the child must not inherit (unless `env` sets them): for
+   * a run whose configuration must be exactly `env`, whatever your shell exports.
+   */
+  unset?: readonly string[];
   /** Reuse a port (a restart "on the same machine"); a free one otherwise. It must be free by now. */
   port?: number;
   /** How long to wait for GET /health to answer 200. */
@@ -70,10 +81,22 @@ export interface StartOptions {
   recordTodos?: boolean;
 }
 
+/** A process expected to stop by itself: no /health to wait for, and at most `withinMs` to exit. */
+export interface RunOptions extends Omit<StartOptions, 'readyTimeoutMs'> {
+  withinMs: number;
+}
+
+export interface Run {
+  /** How it exited; undefined if it was still running after `withinMs` (it is SIGKILLed then). */
+  exit: Exit | undefined;
+  /** Everything it printed (stdout and stderr). */
+  output: string;
+}
+
 export function useServerProcesses() {
   const processes = serverProcesses();
   afterAll(() => processes.stopAll());
-  return { start: processes.start };
+  return { start: processes.start, runToExit: processes.runToExit };
 }
 
 /** The same without Jest: start processes, and stopAll() when done (the live demo uses it). */
@@ -81,6 +104,16 @@ export function serverProcesses() {
   const pool: Pool = { running: new Set(), finished: false };
   return {
     start: (options: StartOptions): Promise<ServerProcess> => startServerProcess(options, pool),
+    /**
+     * Runs the entry until it exits by itself, for at most `withinMs`, then SIGKILLs it: for a start
+     * that is meant to fail (a bad configuration), which never answers the /health that start() waits for.
+     */
+    async runToExit(options: RunOptions): Promise<Run> {
+      const run = await spawnProcess(options, pool);
+      const exit = await run.exitWithin(options.withinMs);
+      if (!exit) await run.kill('SIGKILL');
+      return { exit, output: run.output() };
+    },
     async stopAll(): Promise<void> {
       pool.finished = true;
       await Promise.all([...pool.running].map((server) => server.kill('SIGKILL')));
@@ -154,7 +187,28 @@ function bundleEntry(entry: string, where: string): string {
 const BUNDLES = join(ROOT, 'node_modules', '.cache', 'course-servers');
 
 async function startServerProcess(options: StartOptions, pool: Pool): Promise<ServerProcess> {
-  const where = `lessons/${options.lesson}/src/${options.entry}`;
+  const server = await spawnProcess(options, pool);
+  const ready = await waitForHealth(server, options.readyTimeoutMs ?? 10_000);
+  if (!ready.ok) {
+    await server.kill('SIGKILL');
+    // A starter that stopped at a todo(): throw that, so the spec helper names the README step even
+    // when this start ran outside the task that awaits it.
+    throwIfNotImplemented(server.output());
+    throw new Error(
+      `${whereIs(options)} did not become ready on port ${server.port}: ${ready.reason}.\n` +
+        `Its output:\n${indent(server.output().trim() || '(nothing)')}`,
+    );
+  }
+  return server;
+}
+
+function whereIs(options: StartOptions): string {
+  return `lessons/${options.lesson}/src/${options.entry}`;
+}
+
+/** The process, running (it may not listen yet): one OS process, watched, in the file's pool. */
+async function spawnProcess(options: StartOptions, pool: Pool): Promise<ServerProcess> {
+  const where = whereIs(options);
   if (pool.finished)
     throw new Error(`${where} not started: this spec file's processes are already shut down.`);
   const port = options.port ?? (await freePort());
@@ -164,9 +218,11 @@ async function startServerProcess(options: StartOptions, pool: Pool): Promise<Se
 
   const entry = join(lessonSrcDir(options.lesson, options.finished ? 'solutions' : undefined), options.entry);
   const bundle = bundleEntry(entry, where);
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of options.unset ?? []) delete inherited[name];
   const child = spawn(process.execPath, ['--enable-source-maps', '--import', WATCH_PARENT, bundle], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SERVER_ID: `server-${port}`, ...options.env },
+    env: { ...inherited, PORT: String(port), SERVER_ID: `server-${port}`, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   everyChild.add(child);
@@ -235,18 +291,6 @@ async function startServerProcess(options: StartOptions, pool: Pool): Promise<Se
     await server.kill('SIGKILL');
     throw new Error(`${where} not started: this spec file's processes are already shut down.`);
   }
-
-  const ready = await waitForHealth(server, options.readyTimeoutMs ?? 10_000);
-  if (!ready.ok) {
-    await server.kill('SIGKILL');
-    // A starter that stopped at a todo(): throw that, so the spec helper names the README step even
-    // when this start ran outside the task that awaits it.
-    throwIfNotImplemented(output);
-    throw new Error(
-      `${where} did not become ready on port ${port}: ${ready.reason}.\n` +
-        `Its output:\n${indent(output.trim() || '(nothing)')}`,
-    );
-  }
   return server;
 }
 
@@ -266,6 +310,78 @@ export function throwIfNotImplemented(outputOrBody: unknown): void {
   const match =
     /Not implemented yet \(lesson ([^)]+)\): open lessons\/[^/\s]+\/(\S+) and do README (.+)\.$/m.exec(text);
   if (match) throw new NotImplementedError({ lesson: match[1], file: match[2], step: match[3] });
+}
+
+/**
+ * Fails with the server's own last words if it has exited, or exits within `withinMs` (a refused
+ * request is often the first sign of a crash): the exit is the bug to report, not the failed request.
+ */
+export async function failIfExited(server: ServerProcess, withinMs = 0): Promise<void> {
+  const exit = await server.exitWithin(withinMs);
+  if (exit) {
+    throw new Error(
+      `The server process exited (code ${exit.code}, signal ${exit.signal}). It said:\n    ${lastWords(server).join('\n    ')}`,
+    );
+  }
+}
+
+/** The lines of a process's output that name an error (stack frames left out), else its last lines. */
+function lastWords(server: ServerProcess): string[] {
+  const lines = server.output().trim().split('\n');
+  const errors = lines.filter((line) => /error/i.test(line) && !/^\s+at /.test(line));
+  return errors.length > 0 ? errors.slice(0, 4) : lines.slice(-6);
+}
+
+/**
+ * One server process shared by a file's tests, in whatever state a test needs: `get()` gives it
+ * running (started, or started again on its port, when it is not), `restart()` a new process on the
+ * same port, `dead()` gives it killed (SIGKILL: its port then refuses connections). Each test asks for
+ * the state it needs, so tests stay independent while processes start only when one did die. A start
+ * that failed fails the same way, at once, for the file's later tests: the code under test does not
+ * change during a run (and an unfinished step names the same README step).
+ */
+export function sharedServer(
+  servers: Pick<ReturnType<typeof useServerProcesses>, 'start'>,
+  options: () => StartOptions,
+) {
+  let current: ServerProcess | undefined;
+  let running: Promise<ServerProcess> | undefined;
+  let startFailure: unknown;
+
+  const start = (): Promise<ServerProcess> => {
+    if (startFailure) return Promise.reject(ownCopy(startFailure));
+    const starting = servers.start({ ...options(), port: current?.port }).then((server) => {
+      current = server;
+      void server.exited.then(() => {
+        if (running === starting) running = undefined;
+      });
+      return server;
+    });
+    starting.catch((error: unknown) => {
+      startFailure = error;
+      if (running === starting) running = undefined;
+    });
+    running = starting;
+    return starting;
+  };
+
+  return {
+    /** The running server, started if there is none (concurrent callers share one start). */
+    get(): Promise<ServerProcess> {
+      return running ?? start();
+    },
+    /** A new process on the port of the previous one: the same server, restarted. */
+    async restart(): Promise<ServerProcess> {
+      if (running) await (await running).kill('SIGKILL');
+      return start();
+    },
+    /** Dead for real: SIGKILL, as the out-of-memory killer would. Resolves once the process is gone. */
+    async dead(): Promise<ServerProcess> {
+      const server = await (running ?? (current ? Promise.resolve(current) : start()));
+      await server.kill('SIGKILL');
+      return server;
+    },
+  };
 }
 
 /** Polls GET /health until 200, the process exits, or the deadline passes. */

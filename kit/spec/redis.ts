@@ -11,6 +11,8 @@
  */
 import { createClient, type RedisClientType } from 'redis';
 import { type EmbeddedRedis, findRedisBinary, type RedisBinary, startEmbeddedRedis } from '../redis/embedded';
+import type { Visitor } from './browser';
+import { pollUntil } from './wait';
 
 export interface SpecRedis {
   /** This file's database on the run's Redis, e.g. redis://127.0.0.1:41234/7 */
@@ -84,22 +86,30 @@ function withDatabase(url: string, db: number): string {
 /**
  * A Redis of the test's own, for tests that stop Redis on purpose (an outage must not disturb the
  * other files sharing the run's Redis). Started before the file's tests, stopped after them;
- * stop() / restart() in between at will (restart: same port, no data).
+ * stop() / restart() in between at will (restart: same port, no data). Every test starts with it up:
+ * a test that left it stopped (on purpose, or failing halfway through an outage) gets it restarted
+ * after it, so no outage leaks into the next test.
  */
 export interface PrivateRedis {
   readonly url: string;
+  /** True between a stop() and the restart() that ends the outage. */
+  readonly stopped: boolean;
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
 
 export function usePrivateRedis(): PrivateRedis {
   let redis: EmbeddedRedis | undefined;
+  let stopped = false;
 
   beforeAll(async () => {
     const binary: RedisBinary = process.env.COURSE_REDIS_BINARY
       ? { source: 'REDISMS_SYSTEM_BINARY', path: process.env.COURSE_REDIS_BINARY }
       : findRedisBinary();
     redis = await startEmbeddedRedis(binary);
+  });
+  afterEach(async () => {
+    if (stopped) await restart();
   });
   afterAll(async () => {
     await redis?.stop();
@@ -109,11 +119,41 @@ export function usePrivateRedis(): PrivateRedis {
     if (!redis) throw new Error('usePrivateRedis(): Redis is started in beforeAll; use it inside a test.');
     return redis;
   };
+  const restart = async () => {
+    await started().restart();
+    stopped = false;
+  };
   return {
     get url() {
       return started().url;
     },
-    stop: () => started().stop(),
-    restart: () => started().restart(),
+    get stopped() {
+      return stopped;
+    },
+    async stop() {
+      await started().stop();
+      stopped = true;
+    },
+    restart,
   };
+}
+
+/**
+ * Waits until a cart server has noticed that Redis is gone: a cart request is no longer served
+ * (node-redis sees the closed connection a moment after Redis exits). Each request must be answered
+ * within `answerWithinMs`; fails if the cart is still served after `withinMs`. Without this wait an
+ * outage task would race the client and assert on an answer from before the outage.
+ */
+export async function untilOutageNoticed(
+  server: { url: string },
+  visitor: Visitor,
+  bounds: { answerWithinMs: number; withinMs: number },
+): Promise<void> {
+  const noticed = await pollUntil(
+    () => visitor.get(server, '/cart', bounds.answerWithinMs),
+    (answer) => answer.status !== 200,
+    bounds.withinMs,
+  );
+  if (!noticed.ok)
+    throw new Error(`Redis is down, yet GET /cart kept answering 200 for ${bounds.withinMs} ms.`);
 }

@@ -4,10 +4,12 @@
  * with it; the same journey ends the other way here.
  * Run: npm test lessons/03
  */
-import { useServerProcesses } from '../../../kit/spec/processes';
+import { Visitor } from '../../../kit/spec/browser';
+import { PROCESS_TIMEOUT_MS, sharedServer, useServerProcesses } from '../../../kit/spec/processes';
 import { useRedis } from '../../../kit/spec/redis';
+import { iphone, macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
-import { iphone, LESSON, macbook, PROCESS_TIMEOUT_MS, Shopper, sharedServer } from './support';
+import { LESSON } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = useRedis();
@@ -29,14 +31,14 @@ function bothServers() {
 }
 
 /** A visitor whose cart holds the MacBook and the iPhone, filled on `server`. */
-async function shopperWithFullCart(server: { url: string }): Promise<Shopper> {
-  const shopper = new Shopper();
+async function shopperWithFullCart(server: { url: string }): Promise<Visitor> {
+  const shopper = new Visitor();
   expect((await shopper.post(server, '/cart/items', macbook)).status).toBe(201);
   expect((await shopper.post(server, '/cart/items', iphone)).status).toBe(201);
   return shopper;
 }
 
-const sessionKey = (shopper: Shopper) => `${PREFIX}${shopper.sessionId()}`;
+const sessionKey = (shopper: Visitor) => `${PREFIX}${shopper.sessionId()}`;
 const sessionKeys = () => redis.client.keys(`${PREFIX}*`);
 
 const storeHint =
@@ -49,7 +51,7 @@ topic('when two servers share one Redis', () => {
     { points: 3, step: 'Step 2', severity: 'blocker', hint: storeHint, timeout: PROCESS_TIMEOUT_MS },
     async () => {
       const [one, two] = await bothServers();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
 
       expect((await shopper.post(one, '/cart/items', macbook)).status).toBe(201);
       const onTwo = await shopper.get(two, '/cart');
@@ -78,7 +80,7 @@ topic('inside Redis', () => {
     },
     async () => {
       const one = await server1.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
 
       await shopper.post(one, '/cart/items', macbook);
       const keysOfThisSession = await redis.client.keys(`*${shopper.sessionId()}`);
@@ -101,7 +103,7 @@ topic('inside Redis', () => {
     },
     async () => {
       const one = await server1.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
 
       await shopper.post(one, '/cart/items', macbook);
       const pttl = await redis.client.pTTL(sessionKey(shopper));
@@ -124,7 +126,7 @@ topic('inside Redis', () => {
     },
     async () => {
       const one = await server1.get();
-      const browser = new Shopper();
+      const browser = new Visitor();
       const keysBefore = await sessionKeys();
 
       const health = await browser.get(one, '/health');
@@ -148,7 +150,7 @@ topic('inside Redis', () => {
     },
     async () => {
       const one = await server1.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
       await shopper.post(one, '/cart/items', macbook);
       const key = sessionKey(shopper);
       expect(await redis.client.exists(key)).toBe(1);

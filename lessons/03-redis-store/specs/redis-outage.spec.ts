@@ -6,18 +6,19 @@
  * files, on the run's shared Redis, are not disturbed.
  * Run: npm test lessons/03
  */
-import { type ServerProcess, useServerProcesses } from '../../../kit/spec/processes';
-import { usePrivateRedis } from '../../../kit/spec/redis';
-import { lesson } from '../../../kit/spec/task';
+import { Visitor } from '../../../kit/spec/browser';
 import {
-  type Answer,
   failIfExited,
-  LESSON,
-  macbook,
   PROCESS_TIMEOUT_MS,
-  Shopper,
+  type ServerProcess,
   sharedServer,
-} from './support';
+  useServerProcesses,
+} from '../../../kit/spec/processes';
+import { untilOutageNoticed, usePrivateRedis } from '../../../kit/spec/redis';
+import { macbook } from '../../../kit/spec/shop';
+import { lesson } from '../../../kit/spec/task';
+import { pollUntil } from '../../../kit/spec/wait';
+import { LESSON } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = usePrivateRedis();
@@ -32,38 +33,8 @@ const server = sharedServer(servers, () => ({
 const ANSWER_WITHIN_MS = 1_000;
 /** Bound on "Redis is back, carts work again" (node-redis's default strategy waits at most ~2.2 s). */
 const RECOVERY_WITHIN_MS = 5_000;
-
-let redisDown = false;
-
-async function stopRedis(): Promise<void> {
-  await redis.stop();
-  redisDown = true;
-}
-
-async function startRedisAgain(): Promise<void> {
-  await redis.restart();
-  redisDown = false;
-}
-
-// Every test starts with Redis up, whatever the previous one did.
-afterEach(async () => {
-  if (redisDown) await startRedisAgain();
-});
-
-/** Asks until an answer passes `done`, for at most `withinMs`; gives the last answer either way. */
-async function pollUntil(
-  attempt: () => Promise<Answer>,
-  done: (answer: Answer) => boolean,
-  withinMs: number,
-): Promise<{ ok: boolean; last: Answer }> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const last = await attempt();
-    if (done(last)) return { ok: true, last };
-    if (Date.now() >= deadline) return { ok: false, last };
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** Noticing an outage: every request answered within 1 s, the cart no longer served within 5 s. */
+const OUTAGE = { answerWithinMs: ANSWER_WITHIN_MS, withinMs: RECOVERY_WITHIN_MS };
 
 /** Runs `body` against the server; if the server died meanwhile, that is the failure to report. */
 async function watching<T>(current: ServerProcess, body: () => Promise<T>): Promise<T> {
@@ -82,7 +53,7 @@ async function watching<T>(current: ServerProcess, body: () => Promise<T>): Prom
 /** A server whose carts work now (after an earlier outage its client may still be reconnecting). */
 async function serverWithWorkingCarts(): Promise<ServerProcess> {
   const current = await server.get();
-  const probe = new Shopper();
+  const probe = new Visitor();
   const works = await pollUntil(
     () => probe.get(current, '/cart'),
     (a) => a.status === 200,
@@ -90,20 +61,6 @@ async function serverWithWorkingCarts(): Promise<ServerProcess> {
   );
   // A client that never came back would fail every later test for that one reason: start afresh.
   return works.ok ? current : server.restart();
-}
-
-/**
- * Waits until the server has noticed that Redis is gone: a cart request is no longer served (node-redis
- * sees the closed connection a moment after Redis exits). Each request must be answered within 1 s.
- */
-async function untilOutageNoticed(current: ServerProcess, shopper: Shopper): Promise<void> {
-  const noticed = await pollUntil(
-    () => shopper.get(current, '/cart', ANSWER_WITHIN_MS),
-    (answer) => answer.status !== 200,
-    RECOVERY_WITHIN_MS,
-  );
-  if (!noticed.ok)
-    throw new Error(`Redis is down, yet GET /cart kept answering 200 for ${RECOVERY_WITHIN_MS} ms.`);
 }
 
 topic('when Redis goes away', () => {
@@ -120,14 +77,14 @@ topic('when Redis goes away', () => {
     },
     async () => {
       const current = await serverWithWorkingCarts();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
       expect((await shopper.post(current, '/cart/items', macbook)).status).toBe(201);
 
-      await stopRedis();
+      await redis.stop();
       const answers = await watching(current, async () => {
-        await untilOutageNoticed(current, shopper);
+        await untilOutageNoticed(current, shopper, OUTAGE);
         const cart = await shopper.get(current, '/cart', ANSWER_WITHIN_MS);
-        const newcomer = await new Shopper().post(current, '/cart/items', macbook, ANSWER_WITHIN_MS);
+        const newcomer = await new Visitor().post(current, '/cart/items', macbook, ANSWER_WITHIN_MS);
         return [cart, newcomer];
       });
 
@@ -153,12 +110,12 @@ topic('when Redis goes away', () => {
     },
     async () => {
       const current = await server.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
 
-      await stopRedis();
+      await redis.stop();
       const health = await watching(current, async () => {
         // Whatever the cart answers here is the previous task's business; this one is about surviving.
-        await untilOutageNoticed(current, shopper).catch(() => undefined);
+        await untilOutageNoticed(current, shopper, OUTAGE).catch(() => undefined);
         return shopper.get(current, '/health', ANSWER_WITHIN_MS);
       });
 
@@ -180,11 +137,11 @@ topic('when Redis goes away', () => {
     async () => {
       // Any running server will do, even one still reconnecting after an earlier outage: this is one more.
       const current = await server.get();
-      const shopper = new Shopper();
-      await stopRedis();
-      await watching(current, () => untilOutageNoticed(current, shopper));
+      const shopper = new Visitor();
+      await redis.stop();
+      await watching(current, () => untilOutageNoticed(current, shopper, OUTAGE));
 
-      await startRedisAgain();
+      await redis.restart();
       const added = await watching(current, () =>
         pollUntil(
           () => shopper.post(current, '/cart/items', macbook, ANSWER_WITHIN_MS),

@@ -4,12 +4,18 @@
  * a wrong environment is reported in full, at once — without leaking a secret into the logs.
  * Run: npm test lessons/05
  */
-import { freePort, throwIfNotImplemented } from '../../../kit/spec/processes';
+import {
+  freePort,
+  PROCESS_TIMEOUT_MS,
+  throwIfNotImplemented,
+  useServerProcesses,
+} from '../../../kit/spec/processes';
 import { lesson } from '../../../kit/spec/task';
 import { type Config, ConfigError, DEFAULTS, DEV_SECRET, type Env, loadConfig } from '../src/config';
-import { LESSON, PROCESS_TIMEOUT_MS, runUntilExit } from './support';
+import { LESSON, runUntilExit } from './support';
 
 const { topic, task } = lesson(LESSON);
+const servers = useServerProcesses();
 
 const STEP_1 = 'Step 1';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -240,6 +246,7 @@ topic('when several settings are wrong', () => {
     },
     async () => {
       const { exit, output } = await runUntilExit(
+        servers,
         { NODE_ENV: 'production', SESSION_TTL_SECONDS: 'abc', PORT: String(await freePort()) },
         10_000,
       );

@@ -8,21 +8,19 @@
  * Run: npm test lessons/05
  */
 import { createClient, type RedisClientType } from 'redis';
-import { type ServerProcess, throwIfNotImplemented, useServerProcesses } from '../../../kit/spec/processes';
-import { usePrivateRedis } from '../../../kit/spec/redis';
-import { lesson } from '../../../kit/spec/task';
-import { FIRST_RECONNECT_DELAY_MS, MAX_RECONNECT_DELAY_MS, reconnectDelay } from '../src/redis';
+import { type Answer, Visitor } from '../../../kit/spec/browser';
 import {
-  type Answer,
   failIfExited,
-  LESSON,
-  macbook,
   PROCESS_TIMEOUT_MS,
-  pollUntil,
-  Shopper,
-  serverEnv,
-  startedOnce,
-} from './support';
+  throwIfNotImplemented,
+  useServerProcesses,
+} from '../../../kit/spec/processes';
+import { untilOutageNoticed, usePrivateRedis } from '../../../kit/spec/redis';
+import { macbook } from '../../../kit/spec/shop';
+import { lesson } from '../../../kit/spec/task';
+import { pollUntil, startedOnce } from '../../../kit/spec/wait';
+import { FIRST_RECONNECT_DELAY_MS, MAX_RECONNECT_DELAY_MS, reconnectDelay } from '../src/redis';
+import { LESSON, serverEnv } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = usePrivateRedis();
@@ -47,6 +45,8 @@ const ANSWER_WITHIN_MS = 1_000;
 /** Bound on "Redis is back, carts work again": a few times the longest reconnect wait. */
 const RECOVERY_WITHIN_MS = 5_000;
 const CONCURRENT_VISITORS = 50;
+/** Noticing an outage: every request answered within 1 s, the cart no longer served within 5 s. */
+const OUTAGE = { answerWithinMs: ANSWER_WITHIN_MS, withinMs: RECOVERY_WITHIN_MS };
 
 /** The name this file's own look-ups go by, so they can be told apart from the server's connection. */
 const SPEC_CLIENT = 'spec-looking-in';
@@ -71,34 +71,6 @@ async function serverConnections(): Promise<Connection[]> {
   } finally {
     await client.close();
   }
-}
-
-let redisDown = false;
-
-async function stopRedis(): Promise<void> {
-  await redis.stop();
-  redisDown = true;
-}
-
-async function startRedisAgain(): Promise<void> {
-  await redis.restart();
-  redisDown = false;
-}
-
-// Whatever a task did, the next one (and the file's clean-up) finds Redis up.
-afterEach(async () => {
-  if (redisDown) await startRedisAgain();
-});
-
-/** Waits until the server has noticed Redis is gone: a cart request stops being served (bounded). */
-async function untilOutageNoticed(current: ServerProcess, shopper: Shopper): Promise<void> {
-  const noticed = await pollUntil(
-    () => shopper.get(current, '/cart', ANSWER_WITHIN_MS),
-    (answer) => answer.status !== 200,
-    RECOVERY_WITHIN_MS,
-  );
-  if (!noticed.ok)
-    throw new Error(`Redis is down, yet GET /cart kept answering 200 for ${RECOVERY_WITHIN_MS} ms.`);
 }
 
 topic('how long to wait before reconnecting (in-process)', () => {
@@ -167,7 +139,7 @@ topic(`when ${CONCURRENT_VISITORS} visitors shop at once`, () => {
 
       const burst = Promise.all(
         Array.from({ length: CONCURRENT_VISITORS }, () =>
-          new Shopper().post(current, '/cart/items', macbook),
+          new Visitor().post(current, '/cart/items', macbook),
         ),
       );
       // Look while the requests are in flight too: a client per request may be gone by the end.
@@ -197,11 +169,11 @@ topic('when Redis goes away', () => {
     },
     async () => {
       const current = await server.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
       expect((await shopper.post(current, '/cart/items', macbook)).status).toBe(201);
 
-      await stopRedis();
-      await untilOutageNoticed(current, shopper);
+      await redis.stop();
+      await untilOutageNoticed(current, shopper, OUTAGE);
       const cart = await shopper.get(current, '/cart', ANSWER_WITHIN_MS);
       const health = await shopper.get(current, '/health', ANSWER_WITHIN_MS);
       await failIfExited(current);
@@ -226,13 +198,13 @@ topic('when Redis goes away', () => {
     },
     async () => {
       const current = await server.get();
-      const shopper = new Shopper();
-      if (!redisDown) {
-        await stopRedis();
-        await untilOutageNoticed(current, shopper);
+      const shopper = new Visitor();
+      if (!redis.stopped) {
+        await redis.stop();
+        await untilOutageNoticed(current, shopper, OUTAGE);
       }
 
-      await startRedisAgain();
+      await redis.restart();
       const added = await pollUntil<Answer>(
         () => shopper.post(current, '/cart/items', macbook, ANSWER_WITHIN_MS),
         (answer) => answer.status === 201,

@@ -10,16 +10,19 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Answer, Visitor } from '../../../kit/spec/browser';
 import {
   type Exit,
+  PROCESS_TIMEOUT_MS,
   type ServerProcess,
   throwIfNotImplemented,
   useServerProcesses,
 } from '../../../kit/spec/processes';
 import { useRedis } from '../../../kit/spec/redis';
 import { lesson } from '../../../kit/spec/task';
+import { startedOnce } from '../../../kit/spec/wait';
 import { createBalancer } from '../../../solutions/04-load-balancer/src/balancer';
-import { type Answer, LESSON, PROCESS_TIMEOUT_MS, Shopper, serverEnv, startedOnce } from './support';
+import { LESSON, serverEnv } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = useRedis();
@@ -80,7 +83,7 @@ const deploy = startedOnce(async () => {
   balancer = createBalancer({ targets: [web1.url, web2.url], strategy: 'round-robin' });
   const front = { url: await listen(balancer) };
 
-  const visitor = new Shopper();
+  const visitor = new Visitor();
   const adds: Add[] = [];
   /** The visitor adds two items: with round-robin, one to each running server. */
   const addTwo = async () => {

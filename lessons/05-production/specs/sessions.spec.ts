@@ -9,23 +9,21 @@
  * No task sleeps for a TTL: PTTL tells how long a key has left, and every wait is for a real condition.
  * Run: npm test lessons/05
  */
-import { useServerProcesses } from '../../../kit/spec/processes';
+import { Visitor } from '../../../kit/spec/browser';
+import { PROCESS_TIMEOUT_MS, useServerProcesses } from '../../../kit/spec/processes';
 import { useRedis } from '../../../kit/spec/redis';
+import { macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
+import { pollUntil, startedOnce } from '../../../kit/spec/wait';
 import {
   cookieLifetimeSeconds,
   getWithCookie,
   LESSON,
-  macbook,
-  PROCESS_TIMEOUT_MS,
-  pollUntil,
-  Shopper,
   serverEnv,
   sessionSetCookie,
   signature,
   signatureIn,
   signedCookie,
-  startedOnce,
 } from './support';
 
 const { topic, task } = lesson(LESSON);
@@ -61,7 +59,7 @@ const shop1 = startShop('shop-1', {
 });
 const shop2 = startShop('shop-2', { SESSION_TTL_SECONDS: '1' });
 
-const keyOf = (shopper: Shopper) => `${PREFIX}${shopper.sessionId()}`;
+const keyOf = (shopper: Visitor) => `${PREFIX}${shopper.sessionId()}`;
 
 /** The key's PTTL in ms; fails clearly when there is no such key (a prefix not passed on, say). */
 async function pttl(key: string): Promise<number> {
@@ -81,7 +79,7 @@ async function pttl(key: string): Promise<number> {
 /** A visitor fills a cart on shop-2 (TTL 1 s), then goes away; Redis expires the key by itself. */
 const expiryStory = startedOnce(async () => {
   const server = await shop2.get();
-  const shopper = new Shopper();
+  const shopper = new Visitor();
   const added = await shopper.post(server, '/cart/items', macbook);
   const key = keyOf(shopper);
   const existedAfterAdd = (await redis.client.exists(key)) === 1;
@@ -99,7 +97,7 @@ const expiryStory = startedOnce(async () => {
 /** A visitor fills a cart on shop-1, a moment passes, and they look at the cart again. */
 const slidingStory = startedOnce(async () => {
   const server = await shop1.get();
-  const shopper = new Shopper();
+  const shopper = new Visitor();
   const added = await shopper.post(server, '/cart/items', macbook);
   const key = keyOf(shopper);
   const stored = await redis.client.get(key);
@@ -136,7 +134,7 @@ topic(`when a visitor puts something in the cart (SESSION_TTL_SECONDS=${TTL_SECO
     },
     async () => {
       const server = await shop1.get();
-      const shopper = new Shopper();
+      const shopper = new Visitor();
 
       const added = await shopper.post(server, '/cart/items', macbook);
       const ms = await pttl(keyOf(shopper));
@@ -158,7 +156,7 @@ topic(`when a visitor puts something in the cart (SESSION_TTL_SECONDS=${TTL_SECO
     async () => {
       const server = await shop1.get();
 
-      const added = await new Shopper().post(server, '/cart/items', macbook);
+      const added = await new Visitor().post(server, '/cart/items', macbook);
 
       expect(cookieLifetimeSeconds(added)).toBeGreaterThanOrEqual(TTL_SECONDS - 2);
       expect(cookieLifetimeSeconds(added)).toBeLessThanOrEqual(TTL_SECONDS + 1);
@@ -256,7 +254,7 @@ topic('when the session secret is rotated (shop-1 runs with SESSION_SECRET=new,o
    * cookie the old servers signed with the old secret (signed here as they did).
    */
   async function visitorFromBeforeTheRotation() {
-    const shopper = new Shopper();
+    const shopper = new Visitor();
     const added = await shopper.post(await shop1.get(), '/cart/items', macbook);
     expect(added.status).toBe(201);
     const sessionId = shopper.sessionId();
