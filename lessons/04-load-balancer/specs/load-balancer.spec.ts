@@ -10,25 +10,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useServerProcesses, within } from '../../../kit/spec/processes';
+import { requestInFlight, Visitor } from '../../../kit/spec/browser';
+import { PROCESS_TIMEOUT_MS, useServerProcesses, within } from '../../../kit/spec/processes';
 import { useRedis } from '../../../kit/spec/redis';
+import { airpods, iphone, macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
 import { PIN_COOKIE } from '../src/balancer';
-import {
-  airpods,
-  fleetServer,
-  iphone,
-  LESSON,
-  macbook,
-  PROCESS_TIMEOUT_MS,
-  requestInFlight,
-  STEP_1,
-  STEP_2,
-  STEP_3,
-  STEP_4,
-  useBalancers,
-  Visitor,
-} from './support';
+import { fleetServer, LESSON, STEP_1, STEP_2, STEP_3, STEP_4, useBalancers } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = useRedis();
