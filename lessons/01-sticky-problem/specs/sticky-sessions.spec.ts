@@ -3,13 +3,11 @@
  * Run: npm test lessons/01
  */
 import request from 'supertest';
+import { iphone, macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
 import { createApp } from '../src/app';
 
 const { topic, task } = lesson('01-sticky-problem');
-
-const macbook = { name: 'MacBook Pro', price: 2500 };
-const iphone = { name: 'iPhone 15', price: 1200 };
 
 /** A browser: supertest's agent keeps the cookies a server sets, like a real one does. */
 function visitor(app = createApp({ serverId: 'server-1' })) {

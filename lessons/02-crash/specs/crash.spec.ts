@@ -7,18 +7,16 @@
  * crash it, restart it…) runs once, starting in the background as the file begins, and several tasks
  * then check what it saw. Every wait is bounded and waits for a real event, never a fixed sleep.
  */
-import { get } from 'node:http';
 import { connect } from 'node:net';
 import request, { type Response } from 'supertest';
+import { requestInFlight } from '../../../kit/spec/browser';
 import { throwIfNotImplemented, useServerProcesses, within } from '../../../kit/spec/processes';
+import { iphone, macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
-import { NotImplementedError } from '../../../kit/todo';
+import { startedOnce } from '../../../kit/spec/wait';
 
 const { topic, task } = lesson('02-crash');
 const servers = useServerProcesses();
-
-const macbook = { name: 'MacBook Pro', price: 2500 };
-const iphone = { name: 'iPhone 15', price: 1200 };
 
 /** Upper bound for anything a process should do soon (exit, refuse a connection). Generous on purpose. */
 const BOUND_MS = 5_000;
@@ -37,7 +35,7 @@ const STEP_3 = 'Step 3 — drain on SIGTERM';
 // ── The stories (arrange + act) ──────────────────────────────────────────────────────────────────
 
 /** Black Friday: a visitor fills a cart on server 3; server 3 crashes; it is restarted on its port. */
-const crashStory = story(async () => {
+const crashStory = startedOnce(async () => {
   const server3 = await startServer('server-3', { ENABLE_CHAOS: '1' });
   const shopper = request.agent(server3.url);
   const filled = await fillCart(shopper);
@@ -54,7 +52,7 @@ const crashStory = story(async () => {
 });
 
 /** The machine kills server 5 (the out-of-memory killer, a pulled plug): SIGKILL, no code of ours runs. */
-const killStory = story(async () => {
+const killStory = startedOnce(async () => {
   const server5 = await startServer('server-5', { ENABLE_CHAOS: '0' });
   const startupLine = await server5.waitForOutput(new RegExp(`^.*\\b${server5.port}\\b.*$`, 'm'), BOUND_MS);
   const shopper = request.agent(server5.url);
@@ -67,7 +65,7 @@ const killStory = story(async () => {
 });
 
 /** A deploy replaces server 7: SIGTERM while a visitor's request is still being answered. */
-const drainStory = story(async () => {
+const drainStory = startedOnce(async () => {
   const server7 = await startServer('server-7', { ENABLE_CHAOS: '1', DRAIN_TIMEOUT_MS: '10000' });
   const inFlight = await requestInFlight(`${server7.url}/slow?ms=${IN_FLIGHT_MS}`);
   let answered = false;
@@ -84,7 +82,7 @@ const drainStory = story(async () => {
 });
 
 /** The same deploy, but one request is stuck (a hung call upstream): the drain timeout must win. */
-const stuckStory = story(async () => {
+const stuckStory = startedOnce(async () => {
   const server8 = await startServer('server-8', {
     ENABLE_CHAOS: '1',
     DRAIN_TIMEOUT_MS: String(SHORT_DRAIN_MS),
@@ -99,7 +97,9 @@ const stuckStory = story(async () => {
 });
 
 // All four start at once: their processes boot side by side instead of one after another.
-beforeAll(() => begin(crashStory, killStory, drainStory, stuckStory));
+beforeAll(() => {
+  for (const story of [crashStory, killStory, drainStory, stuckStory]) story.begin();
+});
 
 // ── The tasks (assert) ───────────────────────────────────────────────────────────────────────────
 
@@ -114,7 +114,7 @@ topic('when the server starts', () => {
       hint: 'Resolve listen() from the listen callback, after one console.log naming the server and its port.',
     },
     async () => {
-      const { startupLine, startupOutput } = await killStory();
+      const { startupLine, startupOutput } = await killStory.get();
 
       if (!startupLine) {
         throw new Error(
@@ -136,7 +136,7 @@ topic('when server 3 crashes on Black Friday (POST /crash)', () => {
       hint: 'Answer first; exit only when the response tells you it has been sent, not inside the handler.',
     },
     async () => {
-      const { crash } = await crashStory();
+      const { crash } = await crashStory.get();
 
       expect(crash.status).toBe(202);
       expect(crash.body).toMatchObject({ message: expect.any(String) });
@@ -153,7 +153,7 @@ topic('when server 3 crashes on Black Friday (POST /crash)', () => {
       hint: 'A crash is a failure: process.exit(CRASH_EXIT_CODE), not 0, and not a thrown error caught by express.',
     },
     async () => {
-      const { exit } = await crashStory();
+      const { exit } = await crashStory.get();
 
       if (!exit) throw new Error(`server 3 was still running ${BOUND_MS} ms after POST /crash answered.`);
       expect(exit).toEqual({ code: 1, signal: null });
@@ -170,7 +170,7 @@ topic('when server 3 crashes on Black Friday (POST /crash)', () => {
       hint: 'Nothing more to write once POST /crash works: the sessions lived in the memory of the process that died.',
     },
     async () => {
-      const { filled, exit, afterRestart, addedAgain } = await crashStory();
+      const { filled, exit, afterRestart, addedAgain } = await crashStory.get();
       if (!exit || !afterRestart || !addedAgain)
         throw new Error('server 3 never exited, so it was never restarted.');
 
@@ -194,7 +194,7 @@ topic('when the machine kills the process (SIGKILL)', () => {
       hint: 'SIGKILL runs none of your code: whatever was only in memory is gone. Step 1 is all this needs.',
     },
     async () => {
-      const { filled, exit, afterRestart } = await killStory();
+      const { filled, exit, afterRestart } = await killStory.get();
 
       expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
       expect(filled.cart).toMatchObject({ items: [macbook, iphone], total: 3700 });
@@ -215,7 +215,7 @@ topic('when crashing is not enabled (no ENABLE_CHAOS=1)', () => {
       hint: 'Register the crash route only when options.enabled; the app already answers unknown routes with 404.',
     },
     async () => {
-      const { restarted: server5 } = await killStory();
+      const { restarted: server5 } = await killStory.get();
 
       const crash = await answer(request(server5.url).post('/crash'));
       throwIfNotImplemented(crash.body);
@@ -239,7 +239,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       hint: 'server.close() stops new connections but lets open requests finish; exit in its callback, not before.',
     },
     async () => {
-      const { server7, completed } = await drainStory();
+      const { server7, completed } = await drainStory.get();
       throwIfNotImplemented(server7.output());
 
       expect(completed).toEqual({
@@ -258,7 +258,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       hint: 'Stop listening as soon as SIGTERM arrives (server.close()), even while requests are still open.',
     },
     async () => {
-      const { server7, knocked, refusedWhileInFlight } = await drainStory();
+      const { server7, knocked, refusedWhileInFlight } = await drainStory.get();
       throwIfNotImplemented(server7.output());
 
       expect(knocked).toBe('refused');
@@ -275,7 +275,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       hint: 'A clean shutdown is a success: process.exit(0) once close() has called back (and onShutdown is done).',
     },
     async () => {
-      const { server7, exit } = await drainStory();
+      const { server7, exit } = await drainStory.get();
       throwIfNotImplemented(server7.output());
 
       if (!exit) throw new Error(`server 7 was still running ${BOUND_MS} ms after its last request ended.`);
@@ -292,7 +292,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       hint: 'Start a timer of options.drainTimeoutMs when SIGTERM arrives; when it fires, exit with DRAIN_TIMEOUT_EXIT_CODE.',
     },
     async () => {
-      const { server8, exit, tookMs } = await stuckStory();
+      const { server8, exit, tookMs } = await stuckStory.get();
       throwIfNotImplemented(server8.output());
 
       if (!exit) {
@@ -357,42 +357,6 @@ function sessionIdOf(res: Response): string | undefined {
   return cookies.join(';').match(/connect\.sid=([^;]+)/)?.[1];
 }
 
-/**
- * A GET that is in flight: resolves once the status line and headers are in (GET /slow sends them at
- * once), while the body is still to come. Its own connection, closed after the answer
- * (`Connection: close`), so no idle keep-alive connection of ours holds the server's drain open.
- */
-function requestInFlight(url: string): Promise<{ answer: Promise<InFlightAnswer>; hangUp: () => void }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('error', () => {}); // a cut-off answer: seen below as res.complete === false
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      const answer = new Promise<InFlightAnswer>((settle) => {
-        res.once('end', () => settle({ status: res.statusCode ?? 0, body: parse(body) }));
-        res.once('close', () => {
-          if (!res.complete) settle({ status: 'cut off', body });
-        });
-      });
-      resolve({ answer, hangUp: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
-
-type InFlightAnswer = { status: number | 'cut off'; body: unknown };
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /** Opens TCP connections to the port until one is refused, for at most `ms`; each accepted one is closed at once. */
 async function knockUntilRefused(port: number, ms: number): Promise<'refused' | 'still accepting'> {
   const deadline = Date.now() + ms;
@@ -414,30 +378,4 @@ function knock(port: number): Promise<'accepted' | 'refused' | 'other'> {
       resolve(error.code === 'ECONNREFUSED' ? 'refused' : 'other');
     });
   });
-}
-
-/**
- * The arrange + act that several tasks share. It runs once; `begin` starts it in the background, and
- * each task that awaits it gets its outcome (a failure is reported by every task that needed it).
- */
-function story<T>(run: () => Promise<T>): () => Promise<T> {
-  let outcome: Promise<T> | undefined;
-  return () => {
-    outcome ??= run();
-    return outcome.catch((error: unknown) => {
-      throw ownCopy(error);
-    });
-  };
-}
-
-function begin(...stories: Array<() => Promise<unknown>>): void {
-  for (const start of stories) start().catch(() => {}); // its tasks report any failure
-}
-
-/** Each task gets its own error to decorate (the spec helper appends the task's hint to the message). */
-function ownCopy(error: unknown): unknown {
-  if (error instanceof NotImplementedError || !(error instanceof Error)) return error;
-  const copy = new Error(error.message);
-  copy.stack = error.stack;
-  return copy;
 }
