@@ -8,49 +8,18 @@
 
 import { prepareTarget } from './jest/target';
 import { type EmbeddedRedis, findRedisBinary, startEmbeddedRedis } from './redis/embedded';
+import { type Answer, Visitor } from './spec/browser';
 import { type ServerProcess, serverProcesses } from './spec/processes';
+import { iphone, macbook } from './spec/shop';
 
 const mine = process.argv.includes('--mine');
 const processes = serverProcesses();
-const macbook = { name: 'MacBook Pro', price: 2500 };
-const iphone = { name: 'iPhone 15', price: 1200 };
-
-/** A browser, as far as the demo needs one: it keeps the session cookie. */
-class Shopper {
-  private cookie = '';
-
-  async call(server: ServerProcess, method: string, path: string, body?: object) {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(this.cookie ? { cookie: this.cookie } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const setCookie = res.headers.get('set-cookie');
-    if (setCookie) this.cookie = setCookie.split(';')[0] ?? '';
-    return {
-      status: res.status,
-      servedBy: res.headers.get('x-served-by'),
-      body: (await res.json()) as CartBody,
-    };
-  }
-
-  get sessionCookie() {
-    return this.cookie;
-  }
-}
-
-interface CartBody {
-  items?: Array<{ name: string; price: number }>;
-  total?: number;
-  message?: string;
-}
-
 function say(text: string) {
   console.log(text);
 }
 
-function showCart(label: string, res: { servedBy: string | null; body: CartBody }) {
-  const items = res.body.items ?? [];
+function showCart(label: string, res: Answer) {
+  const items: Array<{ name: string; price: number }> = res.body.items ?? [];
   const list = items.length ? items.map((item) => `${item.name} (${item.price})`).join(', ') : 'EMPTY';
   say(
     `   ${label}: served by ${res.servedBy} → 🛒 ${list}${items.length ? ` — total ${res.body.total}` : ''}`,
@@ -67,8 +36,8 @@ function start(lesson: string, serverId: string, env: Record<string, string> = {
   });
 }
 
-async function crash(shopper: Shopper, server: ServerProcess, name: string) {
-  const res = await shopper.call(server, 'POST', '/crash');
+async function crash(shopper: Visitor, server: ServerProcess, name: string) {
+  const res = await shopper.post(server, '/crash');
   say(`💥 POST /crash → ${res.status} "${res.body.message}"`);
   const exit = await server.exited;
   say(`   ${name}'s process exited with code ${exit.code}: everything in its memory is gone.`);
@@ -78,16 +47,13 @@ async function actOneSticky() {
   say('\n━━ Act 1 — sessions in server memory (lesson 02) ━━');
   const server3 = await start('02-crash', 'server-3');
   say(`▶ server-3 is up on ${server3.url} (pid ${server3.pid})`);
-  const shopper = new Shopper();
-  await shopper.call(server3, 'POST', '/cart/items', macbook);
-  showCart(
-    'Black Friday, a shopper fills a cart',
-    await shopper.call(server3, 'POST', '/cart/items', iphone),
-  );
+  const shopper = new Visitor();
+  await shopper.post(server3, '/cart/items', macbook);
+  showCart('Black Friday, a shopper fills a cart', await shopper.post(server3, '/cart/items', iphone));
   await crash(shopper, server3, 'server-3');
   const restarted = await start('02-crash', 'server-3', {}, server3.port);
   say(`▶ server-3 restarted on the same port (pid ${restarted.pid})`);
-  showCart('same shopper, same cookie', await shopper.call(restarted, 'GET', '/cart'));
+  showCart('same shopper, same cookie', await shopper.get(restarted, '/cart'));
   say('   The cart vanished. Multiply by every shopper pinned to server-3: 50,000 carts.');
 }
 
@@ -99,14 +65,14 @@ async function actTwoStateless(redis: EmbeddedRedis) {
     start('03-redis-store', 'server-2', env),
   ]);
   say(`▶ server-1 and server-2 are up, both using the Redis at ${redis.url}`);
-  const shopper = new Shopper();
-  await shopper.call(server1, 'POST', '/cart/items', macbook);
-  showCart('filled on server-1', await shopper.call(server1, 'POST', '/cart/items', iphone));
-  showCart('read on server-2', await shopper.call(server2, 'GET', '/cart'));
+  const shopper = new Visitor();
+  await shopper.post(server1, '/cart/items', macbook);
+  showCart('filled on server-1', await shopper.post(server1, '/cart/items', iphone));
+  showCart('read on server-2', await shopper.get(server2, '/cart'));
   await crash(shopper, server1, 'server-1');
-  showCart('right after the crash, server-2', await shopper.call(server2, 'GET', '/cart'));
+  showCart('right after the crash, server-2', await shopper.get(server2, '/cart'));
   const restarted = await start('03-redis-store', 'server-1', env, server1.port);
-  showCart('server-1 restarted', await shopper.call(restarted, 'GET', '/cart'));
+  showCart('server-1 restarted', await shopper.get(restarted, '/cart'));
   say('   The cart survived: it was never in a server. Any server can serve any request.');
 }
 
