@@ -60,6 +60,10 @@ function lessonProject(lessonId: string): Project {
 const lessons = readdirSync(join(__dirname, 'lessons')).filter((name) => /^\d\d-/.test(name));
 
 const config: Config = {
+  // Jest's default on 2 cores is one worker. The specs mostly wait on real servers and processes, so
+  // two files side by side finish sooner: lesson 05, 7.9 → 6.0 s; lesson 03, 4.5 → 3.8 s (median
+  // of 3 runs each, `COURSE_TARGET=solutions npx jest --maxWorkers=N lessons/0N`, 2-core machine).
+  maxWorkers: 2,
   projects: [
     ...lessons.map(lessonProject),
     {
