@@ -61,8 +61,9 @@ const lessons = readdirSync(join(__dirname, 'lessons')).filter((name) => /^\d\d-
 
 const config: Config = {
   // Jest's default on 2 cores is one worker. The specs mostly wait on real servers and processes, so
-  // two files side by side finish sooner: lesson 05, 7.9 → 6.0 s; lesson 03, 4.5 → 3.8 s (median
-  // of 3 runs each, `COURSE_TARGET=solutions npx jest --maxWorkers=N lessons/0N`, 2-core machine).
+  // two files side by side finish sooner: lesson 05, 9.1 → 6.9 s; lesson 03, 5.2 → 4.8 s (2-core
+  // machine, `hyperfine --runs 6 -N -L w 1,2 "env COURSE_TARGET=solutions node_modules/.bin/jest
+  // --maxWorkers={w} lessons/05"`).
   maxWorkers: 2,
   projects: [
     ...lessons.map(lessonProject),
