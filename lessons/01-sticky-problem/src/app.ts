@@ -2,8 +2,9 @@
  * Lesson 01 — The sticky problem                                      (edit this file)
  *
  * This file is one "server": an express app that keeps each visitor's shopping cart in a session.
- * The routes, the JSON errors and the X-Served-By header are written for you. Three small functions
- * are not — each `todo(...)` below is one step of ../README.md:
+ * The routes, the JSON errors and the X-Served-By header are written for you, in ./cart.ts (given,
+ * with CartItem, AppOptions and LIMITS). createApp() hands them the functions below; each `todo(...)`
+ * is one step of ../README.md:
  *
  *   Step 1  sessionMiddleware()               give every visitor a session (express-session)
  *   Step 2  readCart() addToCart() emptyCart() keep a cart in that session
@@ -11,75 +12,17 @@
  *
  * Run `npm test lessons/01` after each step: the first failure tells you what to do next.
  */
-import express, { type Express, type Request } from 'express';
-import type session from 'express-session';
-import { jsonErrors, notFound, servedBy } from '../../../kit/http';
+import type { Express, Request, RequestHandler } from 'express';
 import { todo } from '../../../kit/todo';
+import { type AppOptions, type CartItem, cartApp, type Parsed } from './cart';
 
-export interface CartItem {
-  name: string;
-  price: number;
-}
-
-export interface CartView {
-  serverId: string;
-  items: CartItem[];
-  total: number;
-}
-
-// Tells TypeScript what you may keep in `req.session`.
-declare module 'express-session' {
-  interface SessionData {
-    cart: CartItem[];
-  }
-}
-
-export interface AppOptions {
-  /** Shown in X-Served-By and /health, so you can see which server answered. */
-  serverId: string;
-  /** Where sessions live. Omitted: this process's memory (lessons 01–02). Lesson 03 passes Redis. */
-  store?: session.Store;
-  /** Signs the session cookie. An array rotates secrets: the first signs, all verify. */
-  secret?: string | string[];
-  /** How long a session lives without activity. */
-  sessionMaxAgeMs?: number;
-}
-
-export const LIMITS = { maxNameLength: 100, maxPrice: 1_000_000, maxBody: '10kb' } as const;
+export { type AppOptions, type CartItem, type CartView, LIMITS } from './cart';
 
 const lesson = '01-sticky-problem';
 const file = 'src/app.ts';
 
 export function createApp(options: AppOptions): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(servedBy(options.serverId));
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', serverId: options.serverId });
-  });
-  app.use(express.json({ limit: LIMITS.maxBody }));
-  app.use(sessionMiddleware(options));
-
-  app.get('/cart', (req, res) => {
-    res.json(cartView(options.serverId, readCart(req)));
-  });
-  app.post('/cart/items', (req, res) => {
-    const parsed = parseItem(req.body);
-    if (!parsed.ok) {
-      res.status(400).json({ error: 'invalid_item', message: parsed.message });
-      return;
-    }
-    addToCart(req, parsed.item);
-    res.status(201).json(cartView(options.serverId, readCart(req)));
-  });
-  app.delete('/cart', async (req, res) => {
-    await emptyCart(req);
-    res.json(cartView(options.serverId, []));
-  });
-
-  app.use(notFound);
-  app.use(jsonErrors);
-  return app;
+  return cartApp(options, { sessionMiddleware, readCart, addToCart, emptyCart, parseItem });
 }
 
 // Step 1 — give every visitor a session.
@@ -88,7 +31,7 @@ export function createApp(options: AppOptions): Express {
 //   - secret: options.secret, else process.env.SESSION_SECRET, else a dev-only string
 //   - resave / saveUninitialized: README step 1 says which values, and why
 //   - cookie: httpOnly, sameSite 'lax', maxAge options.sessionMaxAgeMs (default 30 minutes)
-function sessionMiddleware(_options: AppOptions): express.RequestHandler {
+function sessionMiddleware(_options: AppOptions): RequestHandler {
   return todo({ lesson, file, step: 'Step 1 — give every visitor a session' });
 }
 
@@ -108,17 +51,10 @@ function emptyCart(_req: Request): Promise<void> {
   return todo({ lesson, file, step: 'Step 2 — keep a cart in the session' });
 }
 
-function cartView(serverId: string, items: CartItem[]): CartView {
-  // Sum in cents: 0.1 + 0.2 is not 0.3 in floating point.
-  const cents = items.reduce((sum, item) => sum + Math.round(item.price * 100), 0);
-  return { serverId, items, total: cents / 100 };
-}
-
 // Step 3 — refuse bad input.
-type Parsed = { ok: true; item: CartItem } | { ok: false; message: string };
-
 // TODO: accept only { name, price } where name is a non-empty string of at most LIMITS.maxNameLength
-// characters and price a finite number from 0 to LIMITS.maxPrice. Anything else: { ok: false, message }.
+// characters and price a finite number from 0 to LIMITS.maxPrice (import LIMITS from './cart').
+// Anything else: { ok: false, message }.
 export function parseItem(_body: unknown): Parsed {
   return todo({ lesson, file, step: 'Step 3 — refuse bad input' });
 }

@@ -1,72 +1,28 @@
 /**
  * Lesson 01 — reference solution. One "server": an express app that keeps each visitor's cart in a
  * session. With no `store`, express-session keeps sessions in this process's memory (MemoryStore):
- * that is the sticky problem this lesson demonstrates.
+ * that is the sticky problem this lesson demonstrates. The routes are given (lessons/…/src/cart.ts).
  */
-import express, { type Express, type Request } from 'express';
+import type { Express, Request } from 'express';
 import session from 'express-session';
-import { jsonErrors, notFound, servedBy } from '../../../kit/http';
+// The given file lives once, in the lesson folder; this path works from solutions/ and from lessons/.
+import {
+  type AppOptions,
+  type CartItem,
+  cartApp,
+  LIMITS,
+  type Parsed,
+} from '../../../lessons/01-sticky-problem/src/cart';
 
-export interface CartItem {
-  name: string;
-  price: number;
-}
-
-export interface CartView {
-  serverId: string;
-  items: CartItem[];
-  total: number;
-}
-
-declare module 'express-session' {
-  interface SessionData {
-    cart: CartItem[];
-  }
-}
-
-export interface AppOptions {
-  /** Shown in X-Served-By and /health, so you can see which server answered. */
-  serverId: string;
-  /** Where sessions live. Omitted: this process's memory (lessons 01–02). Lesson 03 passes Redis. */
-  store?: session.Store;
-  /** Signs the session cookie. An array rotates secrets: the first signs, all verify. */
-  secret?: string | string[];
-  /** How long a session lives without activity. */
-  sessionMaxAgeMs?: number;
-}
-
-export const LIMITS = { maxNameLength: 100, maxPrice: 1_000_000, maxBody: '10kb' } as const;
+export {
+  type AppOptions,
+  type CartItem,
+  type CartView,
+  LIMITS,
+} from '../../../lessons/01-sticky-problem/src/cart';
 
 export function createApp(options: AppOptions): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(servedBy(options.serverId));
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', serverId: options.serverId });
-  });
-  app.use(express.json({ limit: LIMITS.maxBody }));
-  app.use(sessionMiddleware(options));
-
-  app.get('/cart', (req, res) => {
-    res.json(cartView(options.serverId, readCart(req)));
-  });
-  app.post('/cart/items', (req, res) => {
-    const parsed = parseItem(req.body);
-    if (!parsed.ok) {
-      res.status(400).json({ error: 'invalid_item', message: parsed.message });
-      return;
-    }
-    addToCart(req, parsed.item);
-    res.status(201).json(cartView(options.serverId, readCart(req)));
-  });
-  app.delete('/cart', async (req, res) => {
-    await emptyCart(req);
-    res.json(cartView(options.serverId, []));
-  });
-
-  app.use(notFound);
-  app.use(jsonErrors);
-  return app;
+  return cartApp(options, { sessionMiddleware, readCart, addToCart, emptyCart, parseItem });
 }
 
 // Step 1 — give every visitor a session.
@@ -95,14 +51,7 @@ function emptyCart(req: Request): Promise<void> {
   });
 }
 
-function cartView(serverId: string, items: CartItem[]): CartView {
-  const cents = items.reduce((sum, item) => sum + Math.round(item.price * 100), 0);
-  return { serverId, items, total: cents / 100 };
-}
-
 // Step 3 — refuse bad input.
-type Parsed = { ok: true; item: CartItem } | { ok: false; message: string };
-
 export function parseItem(body: unknown): Parsed {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, message: 'Send a JSON object: { "name": string, "price": number }.' };
