@@ -8,21 +8,17 @@
  *   Step 2  crash()          POST /crash answers 202, then the process exits with code 1
  *           chaosRoutes()    ...and /crash exists only when crashing is enabled
  *
- * GET /slow (./slow.ts) is given: it is plumbing for the Step 3 specs.
+ * GET /slow (./slow.ts) is given: it is plumbing for the Step 3 specs. ChaosOptions and
+ * CRASH_EXIT_CODE are given too, in ./options.ts.
  * Run `npm test lessons/02` after each step: the first failure tells you what to do next.
  */
 import { type RequestHandler, Router } from 'express';
 import { servedBy } from '../../../kit/http';
 import { todo } from '../../../kit/todo';
+import type { ChaosOptions } from './options';
 import { slow } from './slow';
 
-export const CRASH_EXIT_CODE = 1;
-
-export interface ChaosOptions {
-  /** ENABLE_CHAOS=1 (see server.ts). Off: no chaos route exists, so POST /crash is a plain 404. */
-  enabled: boolean;
-  serverId: string;
-}
+export { type ChaosOptions, CRASH_EXIT_CODE } from './options';
 
 const lesson = '02-crash';
 const file = 'src/chaos.ts';
@@ -41,8 +37,8 @@ export function chaosRoutes(options: ChaosOptions): Router {
 
 // Step 2 — crash on purpose.
 // TODO: answer 202 with a small JSON body (say what is happening, and which server), and only once
-// that answer has left the process, exit with CRASH_EXIT_CODE. Exit too early and the caller gets a
-// cut connection instead of its 202.
+// that answer has left the process, exit with CRASH_EXIT_CODE (import it from './options'). Exit too
+// early and the caller gets a cut connection instead of its 202.
 function crash(_serverId: string): RequestHandler {
   return () => todo({ lesson, file, step: 'Step 2 — crash on purpose' });
 }

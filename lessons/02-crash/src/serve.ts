@@ -8,24 +8,14 @@
  *   Step 3  drainOnSigterm()   on SIGTERM (a deploy), finish in-flight requests, then exit 0;
  *                              exit 1 if they take longer than the drain timeout
  *
+ * ServeOptions and DRAIN_TIMEOUT_EXIT_CODE are given, in ./options.ts.
  * Run `npm test lessons/02` after each step: the first failure tells you what to do next.
  */
 import type { Server } from 'node:http';
-import type { Express } from 'express';
 import { todo } from '../../../kit/todo';
+import type { ServeOptions } from './options';
 
-export interface ServeOptions {
-  app: Express;
-  port: number;
-  serverId: string;
-  /** How long in-flight requests may take to finish after SIGTERM. */
-  drainTimeoutMs: number;
-  /** Runs after the last request, before exit: close Redis clients and the like (lesson 03). */
-  onShutdown?: () => Promise<void>;
-}
-
-/** Exit code of a shutdown that had to cut requests off (or whose onShutdown failed). */
-export const DRAIN_TIMEOUT_EXIT_CODE = 1;
+export { DRAIN_TIMEOUT_EXIT_CODE, type ServeOptions } from './options';
 
 const lesson = '02-crash';
 const file = 'src/serve.ts';
@@ -49,7 +39,8 @@ function listen(_options: ServeOptions): Promise<Server> {
 // Step 3 — drain on SIGTERM.
 // TODO (inside the listener): a deploy sends SIGTERM and waits. Stop accepting new connections, let
 // the requests in flight finish, run options.onShutdown if there is one, then exit with code 0.
-// If that has not happened within options.drainTimeoutMs, exit with DRAIN_TIMEOUT_EXIT_CODE.
+// If that has not happened within options.drainTimeoutMs, exit with DRAIN_TIMEOUT_EXIT_CODE (import
+// it from './options').
 function drainOnSigterm(_server: Server, _options: ServeOptions): void {
   process.once('SIGTERM', () => {
     todo({ lesson, file, step: 'Step 3 — drain on SIGTERM' });

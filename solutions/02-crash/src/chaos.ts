@@ -7,16 +7,11 @@
  */
 import { type RequestHandler, Router } from 'express';
 import { servedBy } from '../../../kit/http';
-// The given file lives once, in the lesson folder; this path works from solutions/ and from lessons/.
+// Given files live once, in the lesson folder; these paths work from solutions/ and from lessons/.
+import { type ChaosOptions, CRASH_EXIT_CODE } from '../../../lessons/02-crash/src/options';
 import { slow } from '../../../lessons/02-crash/src/slow';
 
-export const CRASH_EXIT_CODE = 1;
-
-export interface ChaosOptions {
-  /** ENABLE_CHAOS=1. Off: no chaos route exists, so POST /crash is a plain 404. */
-  enabled: boolean;
-  serverId: string;
-}
+export { type ChaosOptions, CRASH_EXIT_CODE } from '../../../lessons/02-crash/src/options';
 
 export function chaosRoutes(options: ChaosOptions): Router {
   const router = Router();

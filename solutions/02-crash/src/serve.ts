@@ -4,20 +4,10 @@
  * or exit 1 when they have not finished within the drain timeout.
  */
 import type { Server } from 'node:http';
-import type { Express } from 'express';
+// The given file lives once, in the lesson folder; this path works from solutions/ and from lessons/.
+import { DRAIN_TIMEOUT_EXIT_CODE, type ServeOptions } from '../../../lessons/02-crash/src/options';
 
-export interface ServeOptions {
-  app: Express;
-  port: number;
-  serverId: string;
-  /** How long in-flight requests may take to finish after SIGTERM. */
-  drainTimeoutMs: number;
-  /** Runs after the last request, before exit: close Redis clients and the like. */
-  onShutdown?: () => Promise<void>;
-}
-
-/** Exit code of a shutdown that had to cut requests off (or whose onShutdown failed). */
-export const DRAIN_TIMEOUT_EXIT_CODE = 1;
+export { DRAIN_TIMEOUT_EXIT_CODE, type ServeOptions } from '../../../lessons/02-crash/src/options';
 
 /** Listen, then be ready for a deploy's SIGTERM. Rejects when the port cannot be listened on. */
 export async function serve(options: ServeOptions): Promise<Server> {
