@@ -10,7 +10,8 @@
  * sticky; default round-robin), PORT (default 8080). A bad setting exits 1 with one line saying which.
  * SIGTERM or Ctrl-C closes it.
  */
-import { createBalancer, STRATEGIES, type Strategy } from './balancer';
+import { createBalancer } from './balancer';
+import { STRATEGIES, type Strategy } from './plumbing';
 
 interface Settings {
   port: number;
