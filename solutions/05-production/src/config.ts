@@ -13,13 +13,7 @@ import {
   type Env,
 } from '../../../lessons/05-production/src/config-shape';
 
-export {
-  type Config,
-  ConfigError,
-  DEFAULTS,
-  DEV_SECRET,
-  type Env,
-} from '../../../lessons/05-production/src/config-shape';
+export { type Config, ConfigError, DEFAULTS, DEV_SECRET, type Env };
 
 // Step 1 — read the configuration from the environment.
 export function loadConfig(env: Env): Config {
