@@ -59,3 +59,10 @@ function errorCode(status: number): string {
   if (status < 500) return 'bad_request';
   return 'server_error';
 }
+
+/** A URL fit for a log line (a Redis URL, say): a password in it stays out of the logs. */
+export function withoutPassword(address: string): string {
+  const url = new URL(address);
+  if (url.password) url.password = '***';
+  return url.toString();
+}

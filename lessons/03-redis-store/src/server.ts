@@ -12,7 +12,7 @@
  * GET /slow, DRAIN_TIMEOUT_MS (default 10000) bounds a graceful shutdown.
  */
 import express from 'express';
-import { jsonErrors, servedBy } from '../../../kit/http';
+import { jsonErrors, servedBy, withoutPassword } from '../../../kit/http';
 import { createApp } from '../../../solutions/01-sticky-problem/src/app';
 import { chaosRoutes } from '../../../solutions/02-crash/src/chaos';
 import { serve } from '../../../solutions/02-crash/src/serve';
@@ -28,7 +28,9 @@ async function main(): Promise<void> {
 
   // Connect first: a server that listens before its session store is ready would fail its first requests.
   const client = await connectRedis(redisUrl);
-  console.log(`[${serverId}] connected to Redis at ${redisUrl} (session keys: ${prefix}<session id>)`);
+  console.log(
+    `[${serverId}] connected to Redis at ${withoutPassword(redisUrl)} (session keys: ${prefix}<session id>)`,
+  );
 
   const app = express();
   app.disable('x-powered-by');

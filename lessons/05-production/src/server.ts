@@ -14,7 +14,7 @@
  * A bad environment: the process prints every problem and exits 1, before it connects to anything.
  */
 import express from 'express';
-import { jsonErrors, servedBy } from '../../../kit/http';
+import { jsonErrors, servedBy, withoutPassword } from '../../../kit/http';
 import { NotImplementedError } from '../../../kit/todo';
 import { createApp } from '../../../solutions/01-sticky-problem/src/app';
 import { chaosRoutes } from '../../../solutions/02-crash/src/chaos';
@@ -63,13 +63,6 @@ async function main(): Promise<void> {
       console.log(`[${serverId}] Redis client closed`);
     },
   });
-}
-
-/** A Redis URL fit for a log line: a password in it stays out of the logs. */
-function withoutPassword(redisUrl: string): string {
-  const url = new URL(redisUrl);
-  if (url.password) url.password = '***';
-  return url.toString();
 }
 
 main().catch((error: unknown) => {
