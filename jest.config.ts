@@ -4,6 +4,8 @@
  *
  *   npm test lessons/01          a lesson's specs against the learner's code in lessons/01-…/src
  *   npm run test:solutions       the same specs against solutions/ (COURSE_TARGET=solutions)
+ *   npm run test:kit             the kit's own specs (COURSE_KIT=1; npm test leaves them out: they
+ *                                are the course's, not the learner's, and grade pristine copies)
  *   COURSE_ALLURE=1              record Allure results (npm run grade sets it)
  *
  * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
@@ -17,6 +19,7 @@ type Project = NonNullable<Config['projects']>[number] & object;
 
 const solutions = process.env.COURSE_TARGET === 'solutions';
 const allure = process.env.COURSE_ALLURE === '1';
+const withKit = process.env.COURSE_KIT === '1';
 
 const common = {
   rootDir: __dirname,
@@ -67,14 +70,18 @@ const config: Config = {
   maxWorkers: 2,
   projects: [
     ...lessons.map(lessonProject),
-    {
-      ...common,
-      displayName: 'kit',
-      roots: ['<rootDir>/kit'],
-      testMatch: ['<rootDir>/kit/**/*.spec.ts'],
-      globalSetup: '<rootDir>/kit/jest/global-setup-redis.ts',
-      globalTeardown: '<rootDir>/kit/jest/global-teardown-redis.ts',
-    },
+    ...(withKit
+      ? [
+          {
+            ...common,
+            displayName: 'kit',
+            roots: ['<rootDir>/kit'],
+            testMatch: ['<rootDir>/kit/**/*.spec.ts'],
+            globalSetup: '<rootDir>/kit/jest/global-setup-redis.ts',
+            globalTeardown: '<rootDir>/kit/jest/global-teardown-redis.ts',
+          },
+        ]
+      : []),
   ],
 };
 

@@ -11,6 +11,7 @@ import {
   cpSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -18,9 +19,10 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 
 /** This checkout: the specs, harness and config every grade uses. */
 export const COURSE_ROOT = resolve(__dirname, '..', '..');
@@ -120,7 +122,46 @@ export interface Tree {
 
 /** Builds the scratch tree for one grade. Call remove() when done. */
 export function buildTree(source: Source, root = COURSE_ROOT): Tree {
-  const dir = mkdtempSync(join(tmpdir(), 'course-grade-'));
+  const { dir, remove } = copyCourse(root, 'course-grade-');
+  try {
+    const origins: Record<string, string> = {};
+    const warnings: string[] = [];
+    for (const id of lessonDirs(root)) {
+      origins[id] = overlaySrc(source, root, dir, id, warnings);
+    }
+    return { dir, origins, warnings, remove };
+  } catch (error) {
+    remove();
+    throw error;
+  }
+}
+
+/**
+ * A scratch tree in which each lessons/<id>/src given in `lessons` holds exactly those files (path
+ * relative to the lesson folder, e.g. 'src/app.ts' → text): `npm run verify` grades a lesson with some
+ * steps done, or with a mistake in it, the way the grader grades a learner's copy.
+ */
+export function buildTreeFromFiles(lessons: Record<string, Map<string, string>>, root = COURSE_ROOT): Tree {
+  const { dir, remove } = copyCourse(root, 'course-verify-');
+  try {
+    for (const [id, files] of Object.entries(lessons)) {
+      const src = join(dir, 'lessons', id, 'src');
+      rmSync(src, { recursive: true, force: true });
+      for (const [path, text] of files) {
+        mkdirSync(dirname(join(dir, 'lessons', id, path)), { recursive: true });
+        writeFileSync(join(dir, 'lessons', id, path), text);
+      }
+    }
+    return { dir, origins: {}, warnings: [], remove };
+  } catch (error) {
+    remove();
+    throw error;
+  }
+}
+
+/** This course's specs, kit, config and solutions in a new temporary folder; node_modules linked. */
+function copyCourse(root: string, prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     for (const file of TREE_FILES) cpSync(join(root, file), join(dir, file));
@@ -132,13 +173,7 @@ export function buildTree(source: Source, root = COURSE_ROOT): Tree {
       });
     }
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-
-    const origins: Record<string, string> = {};
-    const warnings: string[] = [];
-    for (const id of lessonDirs(root)) {
-      origins[id] = overlaySrc(source, root, dir, id, warnings);
-    }
-    return { dir, origins, warnings, remove };
+    return { dir, remove };
   } catch (error) {
     remove();
     throw error;

@@ -7,9 +7,11 @@
  *   });
  *
  * What it adds to a plain `test`:
- * - a failure caused by an unfinished starter (a NotImplementedError, thrown here or inside express or a
- *   child process) is replaced by one line naming the file and README step, plus the task's hint;
- * - any other failure keeps Jest's message (the diff is useful) with the hint appended;
+ * - steps unlock in order: while README Step M is unfinished (a todo() is left in the lesson's src),
+ *   every failing task of Step M or later begins with the one line that says "open <file> and do
+ *   README Step M", whichever todo() it ran into. A failure that is only "not implemented yet" is that
+ *   line and the task's hint; an assertion that failed keeps Jest's message (the diff) below it;
+ * - a task of a step already done fails with its own message (and a plain hint): that is a bug to fix;
  * - when grading (COURSE_ALLURE=1) it records Allure labels: lesson → epic, topic → feature,
  *   task → story, severity, points, hint;
  * - when grading (COURSE_GRADE_CATALOG=dir) it lists every task as it is declared, so kit/grade knows
@@ -18,6 +20,8 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as allure from 'allure-js-commons';
+import { stepNumber, type Unfinished, unfinishedSteps } from '../course/unfinished';
+import { lessonSrcDir } from '../jest/target';
 import { NotImplementedError, todoMark, todosSince } from '../todo';
 
 export type Severity = 'blocker' | 'critical' | 'normal' | 'minor' | 'trivial';
@@ -65,7 +69,7 @@ export function lesson(lessonId: string) {
         try {
           await body();
         } catch (error) {
-          throw explain(error, todosSince(mark), meta);
+          throw explain(error, todosSince(mark), meta, nextStepOf(lessonId));
         }
       },
       meta.timeout,
@@ -100,34 +104,63 @@ function listTask(dir: string, lessonId: string, topic: string, title: string, m
   appendFileSync(join(dir, `${process.pid}.jsonl`), `${JSON.stringify(entry)}\n`);
 }
 
-/** Turns a failure into the message a learner should read. */
-export function explain(error: unknown, todos: string[], meta: Pick<TaskMeta, 'hint' | 'step'>): Error {
+/** The earliest unfinished step of a lesson, read once per worker (the code does not change in a run). */
+type NextStep = Unfinished & { lesson: string };
+const nextSteps = new Map<string, NextStep | undefined>();
+function nextStepOf(lessonId: string): NextStep | undefined {
+  if (!nextSteps.has(lessonId)) {
+    const next = unfinishedSteps(lessonSrcDir(lessonId))[0];
+    nextSteps.set(lessonId, next && { ...next, lesson: lessonId });
+  }
+  return nextSteps.get(lessonId);
+}
+
+/**
+ * Turns a failure into the message a learner should read. `next` is the earliest step still to do in
+ * the lesson (undefined when every step is done).
+ */
+export function explain(
+  error: unknown,
+  todos: string[],
+  meta: Pick<TaskMeta, 'hint' | 'step'>,
+  next?: NextStep,
+): Error {
   const notDone = error instanceof NotImplementedError ? error.message : todos[0];
-  if (notDone) {
-    const message = `${notDone}\n${hintFor(notDone, meta)}`;
-    const clear = new Error(message);
-    // No stack frames: they would point into the course's kit, not at anything the learner should open.
-    clear.name = 'NotImplementedError';
-    clear.stack = `${clear.name}: ${message}`;
-    return clear;
+  const checked = stepNumber(meta.step);
+  const blocking =
+    next && (checked === undefined || checked >= next.step)
+      ? new NotImplementedError({ lesson: next.lesson, file: next.file, step: next.title }, { record: false })
+          .message
+      : undefined;
+  const first = blocking ?? notDone;
+  if (first && (notDone || !(error instanceof Error))) {
+    return clearError(`${first}\n${hintFor(first, meta)}`);
   }
   if (error instanceof Error) {
-    const hinted = `${error.message}\n\nHint: ${meta.hint}`;
+    const hinted = `${first ? `${first}\n\n` : ''}${error.message}\n\n${hintFor(first ?? '', meta)}`;
     if (error.stack) error.stack = error.stack.replace(error.message, hinted);
     error.message = hinted;
     return error;
   }
-  return new Error(`${String(error)}\n\nHint: ${meta.hint}`);
+  return new Error(`${String(error)}\n\n${hintFor('', meta)}`);
+}
+
+/** A failure that is only "not implemented yet": one line and the hint, no stack frames (they would
+ * point into the course's kit, not at anything the learner should open). */
+function clearError(message: string): Error {
+  const clear = new Error(message);
+  clear.name = 'NotImplementedError';
+  clear.stack = `${clear.name}: ${message}`;
+  return clear;
 }
 
 /**
- * The task's hint, said so that it does not contradict the message above it: when the starter stopped
- * at an earlier step than the one this task checks, the hint is for later.
+ * The task's hint, said so that it does not contradict the message above it: when the step to do now
+ * comes before the one this task checks, the hint is for later. Otherwise it is a plain hint.
  */
-function hintFor(notDone: string, meta: Pick<TaskMeta, 'hint' | 'step'>): string {
-  const stepOf = (text: string) => text.match(/Step (\d+)/)?.[1];
-  const blocking = stepOf(notDone);
-  const checked = stepOf(meta.step);
-  if (!blocking || !checked || blocking === checked) return `Hint: ${meta.hint}`;
+function hintFor(message: string, meta: Pick<TaskMeta, 'hint' | 'step'>): string {
+  const blocking = stepNumber(message);
+  const checked = stepNumber(meta.step);
+  if (blocking === undefined || checked === undefined || checked <= blocking) return `Hint: ${meta.hint}`;
   return `(This task checks Step ${checked}; its hint, for when you get there: ${meta.hint})`;
 }

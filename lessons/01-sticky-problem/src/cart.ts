@@ -41,6 +41,12 @@ export interface AppOptions {
   secret?: string | string[];
   /** How long a session lives without activity. */
   sessionMaxAgeMs?: number;
+  /**
+   * A session middleware to use instead of the one sessionMiddleware() builds from the options above
+   * (lesson 05 brings its own, with sliding expiry). express-session keeps its cookie settings on the
+   * store object, so two session middlewares on one store would overwrite each other's: one only.
+   */
+  session?: RequestHandler;
 }
 
 export const LIMITS = { maxNameLength: 100, maxPrice: 1_000_000, maxBody: '10kb' } as const;
@@ -66,7 +72,7 @@ export function cartApp(options: AppOptions, steps: CartSteps): Express {
     res.json({ status: 'ok', serverId: options.serverId });
   });
   app.use(express.json({ limit: LIMITS.maxBody }));
-  app.use(steps.sessionMiddleware(options));
+  app.use(options.session ?? steps.sessionMiddleware(options));
 
   app.get('/cart', (req, res) => {
     res.json(cartView(options.serverId, steps.readCart(req)));

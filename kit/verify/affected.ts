@@ -1,0 +1,60 @@
+/**
+ * Which spec files of a lesson can see a change to some of its src files: the ones that import them
+ * (directly or through other files), and the ones that start a server process whose entry does. A
+ * mistake in src/redis.ts need not wait for the spec of src/config.ts. An over-approximation on
+ * purpose: a spec file left out would let a mistake through unseen.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const IMPORT = /(?:from|import)\s*['"](\.[^'"]+)['"]/g;
+const ENTRY = /\bentry:\s*['"]([^'"]+)['"]/g;
+
+/** Spec files (relative to `root`) of `lesson` that reach any of `changed` ('src/x.ts' paths). */
+export function affectedSpecs(root: string, lesson: string, changed: string[]): string[] {
+  const lessonDir = join(root, 'lessons', lesson);
+  const targets = new Set(changed.map((file) => join(lessonDir, file)));
+  const specsDir = join(lessonDir, 'specs');
+  if (!existsSync(specsDir)) return [];
+  const specs = readdirSync(specsDir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.spec.ts'))
+    .map((name) => join(specsDir, name))
+    .sort();
+  return specs
+    .filter((spec) => {
+      const reached = closure(root, lesson, [spec]);
+      for (const file of [...reached]) {
+        for (const entry of readFileSync(file, 'utf8').matchAll(ENTRY)) {
+          for (const more of closure(root, lesson, [join(lessonDir, 'src', entry[1] ?? '')]))
+            reached.add(more);
+        }
+      }
+      return [...reached].some((file) => targets.has(file));
+    })
+    .map((spec) => relative(root, spec));
+}
+
+/** Every file `start` imports, transitively (a solution file counts as its lesson's src file). */
+function closure(root: string, lesson: string, start: string[]): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...start];
+  while (queue.length) {
+    const file = asLessonFile(root, lesson, queue.pop() ?? '');
+    if (!file || seen.has(file) || !existsSync(file)) continue;
+    seen.add(file);
+    for (const match of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      queue.push(resolve(dirname(file), match[1] ?? ''));
+    }
+  }
+  return seen;
+}
+
+/** A path with its .ts added; a solution file mapped to the lesson's src file it stands for. */
+function asLessonFile(root: string, lesson: string, path: string): string | undefined {
+  const withTs = path.endsWith('.ts') ? path : `${path}.ts`;
+  const solutionSrc = join(root, 'solutions', lesson, 'src');
+  if (withTs.startsWith(solutionSrc))
+    return join(root, 'lessons', lesson, 'src', relative(solutionSrc, withTs));
+  if (withTs.includes(`${join('node_modules')}`)) return undefined;
+  return withTs;
+}

@@ -1,0 +1,33 @@
+// A Jest reporter for `npm run verify`: one line per finished test, as it finishes, so that verify can
+// stop a run as soon as it knows the answer (a mistake is caught at its first failing task) instead of
+// waiting for Jest's JSON at the end. Each line: "@@course " + JSON. Plain CommonJS: Jest loads
+// reporters without the TypeScript transform.
+const PREFIX = '@@course ';
+
+class StreamReporter {
+  onTestCaseResult(test, result) {
+    emit({
+      kind: 'test',
+      file: test.path,
+      fullName: result.fullName,
+      status: result.status,
+      failureMessages: result.failureMessages,
+    });
+  }
+
+  onTestFileResult(test, result) {
+    if (result.testExecError) {
+      emit({ kind: 'file-error', file: test.path, message: String(result.testExecError.message ?? '') });
+    }
+  }
+
+  onRunComplete() {
+    emit({ kind: 'done' });
+  }
+}
+
+function emit(event) {
+  process.stdout.write(`${PREFIX}${JSON.stringify(event)}\n`);
+}
+
+module.exports = StreamReporter;
