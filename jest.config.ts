@@ -11,7 +11,8 @@
  * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
  * project's global setup only when one of its specs is selected, so lessons 01–02 never start Redis.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from 'jest';
 
@@ -20,6 +21,10 @@ type Project = NonNullable<Config['projects']>[number] & object;
 const solutions = process.env.COURSE_TARGET === 'solutions';
 const allure = process.env.COURSE_ALLURE === '1';
 const withKit = process.env.COURSE_KIT === '1';
+
+// The spec helper lists every task it declares (points, step) here; the course reporter reads it.
+// Set before the workers start, so they inherit it. (The grader and verify bring their own.)
+process.env.COURSE_GRADE_CATALOG ??= mkdtempSync(join(tmpdir(), 'course-tasks-'));
 
 const common = {
   rootDir: __dirname,
@@ -63,6 +68,9 @@ function lessonProject(lessonId: string): Project {
 const lessons = readdirSync(join(__dirname, 'lessons')).filter((name) => /^\d\d-/.test(name));
 
 const config: Config = {
+  // The learner's view: a progress line per README step and what to do next (kit/course/reporter.ts).
+  // Jest's own: `npm test lessons/01 -- --reporters=default`.
+  reporters: ['<rootDir>/kit/course/reporter.cjs'],
   // Jest's default on 2 cores is one worker. The specs mostly wait on real servers and processes, so
   // two files side by side finish sooner: lesson 05, 9.1 → 6.9 s; lesson 03, 5.2 → 4.8 s (2-core
   // machine, `hyperfine --runs 6 -N -L w 1,2 "env COURSE_TARGET=solutions node_modules/.bin/jest

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import {
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -16,7 +15,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { filesAt, pristineRef } from '../course/pristine';
 import type { GradeFile } from './grade';
 import { remoteReferences } from './report';
 import { COURSE_ROOT } from './workspace';
@@ -64,10 +64,18 @@ const out = (name: string) => join(scratch, 'out', name);
 const readGrade = (name: string) =>
   JSON.parse(readFileSync(join(out(name), 'grade.json'), 'utf8')) as GradeFile;
 
-/** A learner's copy: this repo's lessons/ with lesson 01's starter src, then `change` applied. */
-function submission(name: string, change: (lessonDir: string) => void): string {
+/**
+ * A learner's copy: lesson 01 as the course shipped it (from git, never this checkout's lessons/,
+ * which may hold a learner's work), then `change` applied.
+ */
+function submission(name: string, change: (lessonDir: string) => void = () => {}): string {
   const dir = join(scratch, name);
-  cpSync(join(COURSE_ROOT, 'lessons', LESSON), join(dir, 'lessons', LESSON), { recursive: true });
+  const ref = pristineRef(COURSE_ROOT);
+  if (!ref) throw new Error('the grading specs need the course as a git checkout (its pristine starters)');
+  for (const [path, text] of filesAt(COURSE_ROOT, ref, `lessons/${LESSON}`)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
   change(join(dir, 'lessons', LESSON));
   return dir;
 }
@@ -82,9 +90,10 @@ beforeAll(async () => {
   const broken = submission('broken', (lesson) => {
     writeFileSync(join(lesson, 'src', 'app.ts'), 'export const createApp = ;\n');
   });
+  const starters = submission('starters');
   const grades = {
     solutions: ['--solutions', '--out', out('solutions')],
-    starters: ['--no-report', '--out', out('starters')],
+    starters: ['--submission', starters, '--no-report', '--out', out('starters')],
     cheat: ['--submission', cheat, '--no-report', '--out', out('cheat')],
     broken: ['--submission', broken, '--no-report', '--out', out('broken')],
   };
@@ -163,7 +172,7 @@ describe('what an instructor gets', () => {
       }),
     );
     expect(task?.message).not.toContain('Hint:');
-    expect(grade.submission).toMatchObject({ kind: 'checkout', path: COURSE_ROOT });
+    expect(grade.submission).toMatchObject({ kind: 'submission', path: join(scratch, 'starters') });
     expect(grade.environment).toEqual({ node: process.version, redis: 'not used' });
   });
 

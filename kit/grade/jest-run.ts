@@ -74,6 +74,8 @@ export async function runJest(options: RunOptions): Promise<RunResult> {
     join(options.tree, 'jest.config.ts'),
     '--ci',
     '--json',
+    // Jest's own account goes to grade.log (the course reporter is for learners).
+    '--reporters=default',
     `--outputFile=${jsonFile}`,
     '--testPathPatterns',
     options.testPathPattern,
