@@ -4,8 +4,9 @@
  *
  *   npm test lessons/01          a lesson's specs against the learner's code in lessons/01-…/src
  *   npm run test:solutions       the same specs against solutions/ (COURSE_TARGET=solutions)
- *   npm run test:kit             the kit's own specs (COURSE_KIT=1; npm test leaves them out: they
- *                                are the course's, not the learner's, and grade pristine copies)
+ *   npm run test:kit             the kit's own specs (COURSE_KIT=only; npm test leaves them out:
+ *                                they are the course's, not the learner's, and use pristine copies)
+ *   COURSE_REPORTER=default      Jest's own reporter instead of the course's
  *   COURSE_ALLURE=1              record Allure results (npm run grade sets it)
  *
  * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
@@ -20,7 +21,8 @@ type Project = NonNullable<Config['projects']>[number] & object;
 
 const solutions = process.env.COURSE_TARGET === 'solutions';
 const allure = process.env.COURSE_ALLURE === '1';
-const withKit = process.env.COURSE_KIT === '1';
+/** COURSE_KIT=1 adds the kit's own specs to the lessons' (verify); COURSE_KIT=only runs just those. */
+const kit = process.env.COURSE_KIT;
 
 // The spec helper lists every task it declares (points, step) here; the course reporter reads it.
 // Set before the workers start, so they inherit it. (The grader and verify bring their own.)
@@ -70,15 +72,15 @@ const lessons = readdirSync(join(__dirname, 'lessons')).filter((name) => /^\d\d-
 const config: Config = {
   // The learner's view: a progress line per README step and what to do next (kit/course/reporter.ts).
   // Jest's own: `npm test lessons/01 -- --reporters=default`.
-  reporters: ['<rootDir>/kit/course/reporter.cjs'],
+  reporters: process.env.COURSE_REPORTER === 'default' ? ['default'] : ['<rootDir>/kit/course/reporter.cjs'],
   // Jest's default on 2 cores is one worker. The specs mostly wait on real servers and processes, so
   // two files side by side finish sooner: lesson 05, 9.1 → 6.9 s; lesson 03, 5.2 → 4.8 s (2-core
   // machine, `hyperfine --runs 6 -N -L w 1,2 "env COURSE_TARGET=solutions node_modules/.bin/jest
   // --maxWorkers={w} lessons/05"`).
   maxWorkers: 2,
   projects: [
-    ...lessons.map(lessonProject),
-    ...(withKit
+    ...(kit === 'only' ? [] : lessons.map(lessonProject)),
+    ...(kit === '1' || kit === 'only'
       ? [
           {
             ...common,
