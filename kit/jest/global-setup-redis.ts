@@ -8,6 +8,7 @@
  * message that lists the fixes, and the lessons that need no Redis still run.
  */
 import { type EmbeddedRedis, findRedisBinary, startEmbeddedRedis } from '../redis/embedded';
+import { timed } from '../timings';
 import { prepareTarget } from './target';
 
 /** Enough databases that each test file gets its own (kit/spec/redis.ts hands them out). */
@@ -21,7 +22,9 @@ export default async function globalSetup(): Promise<void> {
   }
   try {
     const binary = findRedisBinary();
-    const redis = await startEmbeddedRedis(binary, ['--databases', String(DATABASES)]);
+    const redis = await timed('redis-start', "the run's Redis", () =>
+      startEmbeddedRedis(binary, ['--databases', String(DATABASES)]),
+    );
     (globalThis as { courseRedis?: EmbeddedRedis }).courseRedis = redis;
     process.env.COURSE_REDIS_URL = redis.url;
     if (binary.path) process.env.COURSE_REDIS_BINARY = binary.path;

@@ -23,6 +23,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { lessonSrcDir, ROOT } from '../jest/target';
+import { recordTiming } from '../timings';
 import { NotImplementedError, recordTodo } from '../todo';
 import { ownCopy } from './wait';
 
@@ -187,8 +188,10 @@ function bundleEntry(entry: string, where: string): string {
 const BUNDLES = join(ROOT, 'node_modules', '.cache', 'course-servers');
 
 async function startServerProcess(options: StartOptions, pool: Pool): Promise<ServerProcess> {
+  const started = performance.now();
   const server = await spawnProcess(options, pool);
   const ready = await waitForHealth(server, options.readyTimeoutMs ?? 10_000);
+  if (ready.ok) recordTiming('process-start', performance.now() - started, whereIs(options));
   if (!ready.ok) {
     await server.kill('SIGKILL');
     // A starter that stopped at a todo(): throw that, so the spec helper names the README step even
@@ -217,7 +220,9 @@ async function spawnProcess(options: StartOptions, pool: Pool): Promise<ServerPr
   }
 
   const entry = join(lessonSrcDir(options.lesson, options.finished ? 'solutions' : undefined), options.entry);
+  const building = performance.now();
   const bundle = bundleEntry(entry, where);
+  recordTiming('bundle', performance.now() - building, where);
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   for (const name of options.unset ?? []) delete inherited[name];
   const child = spawn(process.execPath, ['--enable-source-maps', '--import', WATCH_PARENT, bundle], {

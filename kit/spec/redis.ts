@@ -11,6 +11,7 @@
  */
 import { createClient, type RedisClientType } from 'redis';
 import { type EmbeddedRedis, findRedisBinary, type RedisBinary, startEmbeddedRedis } from '../redis/embedded';
+import { timed } from '../timings';
 import type { Visitor } from './browser';
 import { pollUntil } from './wait';
 
@@ -106,7 +107,7 @@ export function usePrivateRedis(): PrivateRedis {
     const binary: RedisBinary = process.env.COURSE_REDIS_BINARY
       ? { source: 'REDISMS_SYSTEM_BINARY', path: process.env.COURSE_REDIS_BINARY }
       : findRedisBinary();
-    redis = await startEmbeddedRedis(binary);
+    redis = await timed('redis-start', 'a private Redis', () => startEmbeddedRedis(binary));
   });
   afterEach(async () => {
     if (stopped) await restart();

@@ -15,6 +15,8 @@ export interface TestEvent {
   fullName: string;
   status: 'passed' | 'failed' | 'pending' | 'todo' | 'skipped' | 'disabled' | 'focused';
   failureMessages: string[];
+  /** ms, as Jest measured it. */
+  duration?: number;
 }
 
 export interface JestRun {
@@ -32,6 +34,8 @@ export interface JestRun {
   /** The end of what Jest printed besides the results, for a breach's detail. */
   outputTail: string;
   seconds: number;
+  /** From the start of the Jest process to its first spec file starting: Jest's own start-up. */
+  startupSeconds?: number;
 }
 
 export interface RunOptions {
@@ -102,6 +106,8 @@ export function runJest(options: RunOptions): Promise<JestRun> {
             run.stoppedEarly = true;
             stop();
           }
+        } else if (event.kind === 'file-start') {
+          run.startupSeconds ??= (event.t - started) / 1000;
         } else if (event.kind === 'done') run.completed = true;
       }
     });

@@ -1,10 +1,15 @@
 // A Jest reporter for `npm run verify`: one line per finished test, as it finishes, so that verify can
 // stop a run as soon as it knows the answer (a mistake is caught at its first failing task) instead of
-// waiting for Jest's JSON at the end. Each line: "@@course " + JSON. Plain CommonJS: Jest loads
-// reporters without the TypeScript transform.
+// waiting for Jest's JSON at the end (and so that `npm run bench` can tell when the first spec file
+// started). Each line: "@@course " + JSON, with the time `t` in ms since the epoch. Plain CommonJS:
+// Jest loads reporters without the TypeScript transform.
 const PREFIX = '@@course ';
 
 class StreamReporter {
+  onTestFileStart(test) {
+    emit({ kind: 'file-start', file: test.path });
+  }
+
   onTestCaseResult(test, result) {
     emit({
       kind: 'test',
@@ -12,6 +17,7 @@ class StreamReporter {
       fullName: result.fullName,
       status: result.status,
       failureMessages: result.failureMessages,
+      duration: result.duration,
     });
   }
 
@@ -27,7 +33,7 @@ class StreamReporter {
 }
 
 function emit(event) {
-  process.stdout.write(`${PREFIX}${JSON.stringify(event)}\n`);
+  process.stdout.write(`${PREFIX}${JSON.stringify({ ...event, t: Date.now() })}\n`);
 }
 
 module.exports = StreamReporter;
