@@ -1,0 +1,316 @@
+/**
+ * A highly available Redis on one machine, with real processes: one primary, its replicas, and a few
+ * Sentinels that watch it and promote a replica when it dies — the `redis-server` binary the course
+ * already finds (kit/redis/embedded.ts) runs all of them (a Sentinel is `redis-server <conf> --sentinel`).
+ * For lesson 07's specs, the demo and anyone who wants to watch a failover:
+ *
+ *   const ha = await startSentinelSet({ replicas: 2, sentinels: 3 });
+ *   ha.sentinels            // [{ host, port }]: what a client is configured with
+ *   await ha.primary()      // { host, port } as the Sentinels see it now
+ *   await ha.kill(await ha.primary())   // SIGKILL the primary's redis-server
+ *   await ha.failover(old, 10_000)      // until the Sentinels name a new primary
+ *   await ha.stop()
+ *
+ * Short, bounded failover settings (down-after 1 s) so a failover finishes in a few seconds. No
+ * orphans: each redis-server runs under a tiny shell that kills it when the pipe from this process
+ * closes, so a test run that dies (even by SIGKILL) takes its Redis processes with it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../spec/processes';
+import { findRedisBinary } from './embedded';
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+export interface SentinelSetOptions {
+  /** The name clients ask the Sentinels for (SENTINEL get-master-addr-by-name <name>). */
+  masterName?: string;
+  replicas?: number;
+  sentinels?: number;
+  /** How many Sentinels must agree that the primary is down. Default: a majority. */
+  quorum?: number;
+  /** A primary that does not answer for this long is subjectively down. */
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+  /** Output of every process, for a failing spec's message. */
+  log?: (line: string) => void;
+}
+
+interface Running {
+  node: RedisNode;
+  role: 'primary' | 'replica' | 'sentinel';
+  child: ChildProcess;
+  args: string[];
+  /** The redis-server's own pid (the child is the shell that watches it). */
+  pid: number;
+}
+
+export interface SentinelSet {
+  masterName: string;
+  sentinels: RedisNode[];
+  /** Every data node (primary and replicas) as started. */
+  dataNodes: RedisNode[];
+  /** The primary the Sentinels agree on now (the first Sentinel that answers). */
+  primary(): Promise<RedisNode>;
+  /** SIGKILL (default) or SIGTERM the redis-server on that node. */
+  kill(node: RedisNode, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the node again, on its port, with its first arguments (a killed primary comes back as it was started). */
+  restart(node: RedisNode): Promise<void>;
+  /** Waits until the Sentinels name a primary other than `old`; resolves with it, bounded. */
+  failover(old: RedisNode, withinMs: number): Promise<RedisNode>;
+  /** Sends a command to one node, RESP over a plain socket; resolves with the raw reply. */
+  command(node: RedisNode, ...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+export async function startSentinelSet(options: SentinelSetOptions = {}): Promise<SentinelSet> {
+  const binary = findRedisBinary().path ?? 'redis-server';
+  const masterName = options.masterName ?? 'shop';
+  const sentinelCount = options.sentinels ?? 3;
+  const quorum = options.quorum ?? Math.floor(sentinelCount / 2) + 1;
+  const dir = mkdtempSync(join(tmpdir(), 'course-sentinel-'));
+  const running = new Map<number, Running>();
+  const log = options.log ?? (() => {});
+
+  const launch = async (role: Running['role'], port: number, args: string[]): Promise<void> => {
+    // The shell starts redis-server, tells us its pid, and kills it once our pipe closes.
+    const script =
+      'bin="$1"; shift; "$bin" "$@" & p=$!; echo "pid $p"; while read -r _; do :; done; kill -9 $p 2>/dev/null';
+    const child = spawn('sh', ['-c', script, 'sh', binary, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin?.on('error', () => {});
+    const pid = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        text += chunk;
+        const match = /^pid (\d+)$/m.exec(text);
+        if (match) resolve(Number(match[1]));
+        for (const line of chunk.toString().split('\n'))
+          if (line.trim() && !line.startsWith('pid ')) log(`[${role} ${port}] ${line}`);
+      });
+      child.once('exit', () => reject(new Error(`${role} on port ${port} did not start`)));
+    });
+    running.set(port, { node: { host: HOST, port }, role, child, args, pid });
+    await untilPong(port, 10_000);
+  };
+
+  const dataArgs = (port: number) => [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    // A replica links in ~0.1 s instead of ~5 s.
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
+  ];
+  const set: SentinelSet = {
+    masterName,
+    sentinels: [],
+    dataNodes: [],
+    async primary() {
+      for (const sentinel of set.sentinels) {
+        try {
+          const reply = await set.command(sentinel, 'SENTINEL', 'get-master-addr-by-name', masterName);
+          const [host, port] = bulkStrings(reply);
+          if (host && port) return { host, port: Number(port) };
+        } catch {
+          // that Sentinel is down: ask the next
+        }
+      }
+      throw new Error('no Sentinel answered with a primary');
+    },
+    async kill(node, signal = 'SIGKILL') {
+      const entry = running.get(node.port);
+      if (!entry) return;
+      try {
+        process.kill(entry.pid, signal);
+      } catch {
+        // already gone
+      }
+      await untilRefused(node.port, 10_000);
+    },
+    async restart(node) {
+      const entry = running.get(node.port);
+      if (!entry) throw new Error(`no Redis was started on port ${node.port}`);
+      entry.child.stdin?.end(); // its watcher ends
+      await launch(entry.role, node.port, entry.args);
+    },
+    async failover(old, withinMs) {
+      const deadline = Date.now() + withinMs;
+      for (;;) {
+        const now = await set.primary().catch(() => undefined);
+        if (now && now.port !== old.port) return now;
+        if (Date.now() > deadline)
+          throw new Error(`no failover within ${withinMs} ms (primary still ${old.port})`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    command: (node, ...args) => sendCommand(node.port, args),
+    async stop() {
+      for (const entry of running.values()) {
+        try {
+          process.kill(entry.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        entry.child.stdin?.end();
+      }
+      await Promise.all(
+        [...running.values()].map((entry) => untilRefused(entry.node.port, 5_000).catch(() => {})),
+      );
+      running.clear();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    const primaryPort = await freePort();
+    await launch('primary', primaryPort, dataArgs(primaryPort));
+    set.dataNodes.push({ host: HOST, port: primaryPort });
+    for (let i = 0; i < (options.replicas ?? 2); i++) {
+      const port = await freePort();
+      await launch('replica', port, [...dataArgs(port), '--replicaof', HOST, String(primaryPort)]);
+      set.dataNodes.push({ host: HOST, port });
+    }
+    await Promise.all(
+      Array.from({ length: sentinelCount }, async (_, index) => {
+        const port = await freePort();
+        const conf = join(dir, `sentinel-${index}.conf`);
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            `bind ${HOST}`,
+            `sentinel monitor ${masterName} ${HOST} ${primaryPort} ${quorum}`,
+            `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+            `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 2000}`,
+            `sentinel parallel-syncs ${masterName} 1`,
+            '',
+          ].join('\n'),
+        );
+        await launch('sentinel', port, [conf, '--sentinel']);
+        set.sentinels.push({ host: HOST, port });
+      }),
+    );
+    return set;
+  } catch (error) {
+    await set.stop();
+    throw error;
+  }
+}
+
+/** One command over a new connection, RESP-encoded; the raw reply once it is complete enough. */
+function sendCommand(port: number, args: string[], timeoutMs = 2_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, HOST);
+    let reply = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply from ${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk;
+      if (complete(reply)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(reply);
+      }
+    });
+    socket.write(
+      `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`,
+    );
+  });
+}
+
+/** Whether a RESP reply has arrived whole. */
+function complete(reply: string): boolean {
+  return parseReply(Buffer.from(reply), 0) !== undefined;
+}
+
+export type Reply = string | number | null | Reply[];
+
+/** The first RESP value in `data` from `at`, and where it ends; undefined while it is incomplete. */
+export function parseReply(data: Buffer, at: number): { value: Reply; end: number } | undefined {
+  const lineEnd = data.indexOf('\r\n', at);
+  if (lineEnd < 0) return undefined;
+  const type = String.fromCharCode(data[at] ?? 0);
+  const line = data.toString('utf8', at + 1, lineEnd);
+  const next = lineEnd + 2;
+  if (type === '+' || type === '-') return { value: type === '-' ? `ERR ${line}` : line, end: next };
+  if (type === ':') return { value: Number(line), end: next };
+  if (type === '$') {
+    const length = Number(line);
+    if (length < 0) return { value: null, end: next };
+    if (data.length < next + length + 2) return undefined;
+    return { value: data.toString('utf8', next, next + length), end: next + length + 2 };
+  }
+  if (type === '*') {
+    const count = Number(line);
+    if (count < 0) return { value: null, end: next };
+    const values: Reply[] = [];
+    let end = next;
+    for (let i = 0; i < count; i++) {
+      const item = parseReply(data, end);
+      if (!item) return undefined;
+      values.push(item.value);
+      end = item.end;
+    }
+    return { value: values, end };
+  }
+  return { value: line, end: next };
+}
+
+/** The strings of an array reply (`*2 $9 127.0.0.1 $4 6380` → ['127.0.0.1', '6380']). */
+export function bulkStrings(reply: string): string[] {
+  const parsed = parseReply(Buffer.from(reply), 0)?.value;
+  return Array.isArray(parsed) ? parsed.filter((value): value is string => typeof value === 'string') : [];
+}
+
+async function untilPong(port: number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      if ((await sendCommand(port, ['PING'], 500)).startsWith('+PONG')) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`Redis on port ${port} did not answer PING within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function untilRefused(port: number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, HOST);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    if (refused) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections after ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
