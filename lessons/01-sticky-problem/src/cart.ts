@@ -5,10 +5,13 @@
  * X-Served-By header. The app calls the functions you write in ./app.ts — they arrive here as
  * `steps` — and turns their results into HTTP answers:
  *
- *   GET    /health       { status: 'ok', serverId }
+ *   GET    /health       { status: 'ok', serverId }                 (before the session: no cookie)
  *   GET    /cart         steps.readCart                              → 200 { serverId, items, total }
  *   POST   /cart/items   steps.parseItem, then steps.addToCart       → 201 the cart, or 400 invalid_item
  *   DELETE /cart         steps.emptyCart                             → 200 the empty cart
+ *
+ * Every request but /health goes through steps.sessionMiddleware (or options.session) first. A
+ * failure anywhere (a store that cannot destroy a session, say) becomes a JSON error, never a crash.
  */
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import type session from 'express-session';
@@ -54,13 +57,18 @@ export const LIMITS = { maxNameLength: 100, maxPrice: 1_000_000, maxBody: '10kb'
 /** What parseItem() answers: the item to add, or why the body is refused (the 400's message). */
 export type Parsed = { ok: true; item: CartItem } | { ok: false; message: string };
 
-/** The functions of ./app.ts that the routes call. */
+/** The functions of ./app.ts that the routes call (README step in brackets). */
 export interface CartSteps {
+  /** [Step 1] The session middleware built from the options. */
   sessionMiddleware(options: AppOptions): RequestHandler;
-  readCart(req: Request): CartItem[];
-  addToCart(req: Request, item: CartItem): void;
-  emptyCart(req: Request): Promise<void>;
+  /** [Step 2] Whatever JSON the client sent (or undefined: no JSON body) → the item, or why not. */
   parseItem(body: unknown): Parsed;
+  /** [Step 3] The visitor's cart; an empty one when there is none. */
+  readCart(req: Request): CartItem[];
+  /** [Step 3] Adds an item parseItem() accepted to the visitor's cart. */
+  addToCart(req: Request, item: CartItem): void;
+  /** [Step 3] Forgets the visitor's session: resolves once the store has destroyed it. */
+  emptyCart(req: Request): Promise<void>;
 }
 
 /** The shop server's express app, built on `steps`. */
