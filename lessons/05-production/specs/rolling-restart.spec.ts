@@ -5,7 +5,8 @@
  * before the next one goes. Sessions live in Redis, so no server holds anything worth waiting for.
  *
  * Deterministic on purpose: the visitor's adds are interleaved with the deploy's steps, and each
- * step waits for a real event (the exit, GET /health) — never for a time.
+ * step waits for a real event (the exit, GET /health) — never for a time. Step 5 has no code: these
+ * tasks pass once Steps 1–4 are done, on servers that run every one of them.
  * Run: npm test lessons/05
  */
 import type { Server } from 'node:http';
@@ -18,27 +19,24 @@ import {
   throwIfNotImplemented,
   useServerProcesses,
 } from '../../../kit/spec/processes';
-import { useRedis } from '../../../kit/spec/redis';
 import { lesson } from '../../../kit/spec/task';
 import { startedOnce } from '../../../kit/spec/wait';
 import { createBalancer } from '../../../solutions/04-load-balancer/src/balancer';
-import { LESSON, serverEnv } from './support';
+import { useRedisForServers } from './servers-redis';
+import { expectEveryStepDone, failFastBeforeStep1, LESSON, serverEnv } from './support';
 
 const { topic, task } = lesson(LESSON);
-const redis = useRedis();
+// The servers' own Redis: this file never looks into it, the visitor's cart says it all.
+const redis = useRedisForServers();
 const servers = useServerProcesses();
 
 const STEP_5 = 'Step 5';
 const timeout = PROCESS_TIMEOUT_MS;
 
-function startServer(serverId: string, port?: number): Promise<ServerProcess> {
-  return servers.start({
-    lesson: LESSON,
-    entry: 'server.ts',
-    env: serverEnv({ REDIS_URL: redis.url, SERVER_ID: serverId }),
-    port,
-    recordTodos: false,
-  });
+async function startServer(serverId: string, port?: number): Promise<ServerProcess> {
+  const env = serverEnv({ REDIS_URL: redis.url, SERVER_ID: serverId });
+  failFastBeforeStep1(env);
+  return servers.start({ lesson: LESSON, entry: 'server.ts', env, port, recordTodos: false });
 }
 
 // ── The balancer, in this process ────────────────────────────────────────────────────────────────
@@ -75,6 +73,8 @@ interface Restart {
   output: string;
   oldPid: number;
   newPid: number;
+  /** The process that took over on the same port. */
+  restarted: ServerProcess;
 }
 
 /** Tuesday's deploy: web-1, then web-2, while a visitor keeps adding items through the balancer. */
@@ -99,7 +99,7 @@ const deploy = startedOnce(async () => {
     await addTwo();
     // servers.start returns once GET /health answers 200 on that port: healthy again.
     const restarted = await startServer(serverId, server.port);
-    return { serverId, exit, output: server.output(), oldPid: server.pid, newPid: restarted.pid };
+    return { serverId, exit, output: server.output(), oldPid: server.pid, newPid: restarted.pid, restarted };
   };
 
   await addTwo();
@@ -108,7 +108,7 @@ const deploy = startedOnce(async () => {
   const second = await restart(web2, 'web-2');
   await addTwo();
   const cart = await visitor.get(front, '/cart');
-  return { adds, restarts: [first, second], cart };
+  return { adds, restarts: [first, second], cart, servers: [web1, web2, first.restarted, second.restarted] };
 });
 
 beforeAll(() => deploy.begin());
@@ -128,7 +128,8 @@ topic('when both servers are restarted one after the other, behind the balancer'
         'the other server (lesson 04): nothing to write — if this fails, an earlier step is unfinished.',
     },
     async () => {
-      const { adds } = await deploy.get();
+      const { adds, servers: all } = await deploy.get();
+      expectEveryStepDone(...all);
 
       const failed = adds.filter(({ answer }) => answer.status !== 201);
 
@@ -151,7 +152,8 @@ topic('when both servers are restarted one after the other, behind the balancer'
         'SESSION_SECRET (or list) on every server, or a cookie signed by one is refused by the other.',
     },
     async () => {
-      const { adds, cart } = await deploy.get();
+      const { adds, cart, servers: all } = await deploy.get();
+      expectEveryStepDone(...all);
 
       expect(cart.status).toBe(200);
       expect(cart.body.items).toEqual(adds.map(({ item }) => item));
@@ -169,7 +171,8 @@ topic('when both servers are restarted one after the other, behind the balancer'
         'sends requests to a restarted server as soon as it listens again.',
     },
     async () => {
-      const { adds, restarts } = await deploy.get();
+      const { adds, restarts, servers: all } = await deploy.get();
+      expectEveryStepDone(...all);
       const servedBy = adds.map(({ answer }) => answer.headers.get('x-served-by'));
 
       for (const { exit, output, oldPid, newPid } of restarts) {

@@ -5,7 +5,15 @@
  */
 import { createHmac } from 'node:crypto';
 import { type Answer, fetchAnswer } from '../../../kit/spec/browser';
-import type { Run, useServerProcesses } from '../../../kit/spec/processes';
+import {
+  type Run,
+  type ServerProcess,
+  throwIfNotImplemented,
+  type useServerProcesses,
+} from '../../../kit/spec/processes';
+
+import { NotImplementedError } from '../../../kit/todo';
+import { type Env, loadConfig } from '../src/config';
 
 export const LESSON = '05-production';
 
@@ -93,5 +101,36 @@ export function runUntilExit(
     unset: CONFIG_VARIABLES,
     env: settings,
     withinMs,
+    // It runs beside in-process tasks: the task that reads its output names any unfinished step.
+    recordTodos: false,
   });
+}
+
+// ── A server running every step you wrote ────────────────────────────────────────────────────────
+
+/**
+ * Until Step 4 is done, src/shop.ts (given) runs the server on lesson 03's sessions and says so with
+ * the step's "Not implemented yet" line (so that Steps 2 and 3 can be tried on a real server). A task
+ * that checks Step 4 or later starts with this: on a stand-in, it fails naming the step to do.
+ */
+export function expectEveryStepDone(...servers: ServerProcess[]): void {
+  for (const server of servers) throwIfNotImplemented(server.output());
+}
+
+/** Fails with `message` (what went wrong, in the lesson's words) unless `condition` holds. */
+export function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+/**
+ * Before a server process is spawned for tasks of Step 2 or later: while Step 1 is not done, the
+ * process would only stop at loadConfig's todo(); say so at once, without spawning it. Any other
+ * outcome (a config, or a ConfigError) is left to the real process to show.
+ */
+export function failFastBeforeStep1(env: Env): void {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof NotImplementedError) throw error;
+  }
 }

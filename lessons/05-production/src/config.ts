@@ -21,18 +21,20 @@ const file = 'src/config.ts';
 
 // Step 1 — read the configuration from the environment.
 // TODO: return a Config read from `env` (README step 1 has the table). The rules:
-//   - an empty variable counts as a missing one; surrounding spaces do not count;
-//   - REDIS_URL is required, and must be a redis:// or rediss:// URL;
+//   - surrounding spaces are trimmed, and a variable that is empty (or only spaces) counts as missing;
+//   - REDIS_URL is required, and must be a redis:// or rediss:// URL with a host;
 //   - SESSION_SECRET is a comma-separated list → sessionSecrets (trimmed, no empty entries). Missing:
 //     [DEV_SECRET] — except when NODE_ENV=production, where it is required and DEV_SECRET is refused;
-//   - PORT (0–65535), SESSION_TTL_SECONDS and DRAIN_TIMEOUT_MS (positive) are whole numbers written
-//     in digits only: '30m', '1.5', '1e3' and '-1' are mistakes, not numbers;
+//   - PORT (0 to 65535, both included), SESSION_TTL_SECONDS and DRAIN_TIMEOUT_MS (1 or more) are whole
+//     numbers written in digits only: '30m', '1.5', '1e3', '0x10', '+30' and '-1' are mistakes, not numbers;
 //   - SERVER_ID (default `server-${port}`): letters, digits, '.', '_' and '-' only;
 //   - ENABLE_CHAOS is '1' or '0' (default '0'), and never '1' when NODE_ENV=production;
 //   - SESSION_PREFIX defaults to DEFAULTS.sessionPrefix.
 // Collect a problem (one sentence naming the variable) for each broken rule and keep going; at the
-// end, if there is any, throw new ConfigError(problems). Never put a secret's value in a problem:
-// neither SESSION_SECRET nor a REDIS_URL (it may hold a password).
+// end, if there is any, throw one ConfigError with all of them. Never put a secret's value in a
+// problem: neither SESSION_SECRET nor a REDIS_URL (it may hold a password).
+// The specs run loadConfig in-process (defaults, each rule and its limits, production, all problems at
+// once, no secret shown), then start the real server with a bad environment: exit 1, every problem.
 // (ConfigError, DEFAULTS and DEV_SECRET: import them from './config-shape'.)
 export function loadConfig(_env: Env): Config {
   return todo({ lesson, file, step: 'Step 1 — read the configuration from the environment' });
