@@ -12,7 +12,7 @@
  * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
  * project's global setup only when one of its specs is selected, so lessons 01–02 never start Redis.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from 'jest';
@@ -26,7 +26,12 @@ const kit = process.env.COURSE_KIT;
 
 // The spec helper lists every task it declares (points, step) here; the course reporter reads it.
 // Set before the workers start, so they inherit it. (The grader and verify bring their own.)
-process.env.COURSE_GRADE_CATALOG ??= mkdtempSync(join(tmpdir(), 'course-tasks-'));
+if (!process.env.COURSE_GRADE_CATALOG) {
+  const catalog = mkdtempSync(join(tmpdir(), 'course-tasks-'));
+  process.env.COURSE_GRADE_CATALOG = catalog;
+  // This runs in Jest's main process: the folder goes when Jest does, whichever reporter it ran.
+  process.once('exit', () => rmSync(catalog, { recursive: true, force: true }));
+}
 
 const common = {
   rootDir: __dirname,

@@ -6,7 +6,7 @@
  * Jest's own output is one flag away: `npm test lessons/01 -- --reporters=default`. `npm run verify`
  * and `npm run grade` choose their own reporters.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { currentTarget, lessonSrcDir } from '../jest/target';
 import { lessonIds, lessonInfo, progressOf, stepNumber, type TaskResult } from './lessons';
@@ -98,7 +98,6 @@ export default class CourseReporter {
       `Full Jest output: npm test ${example} -- --reporters=default · every lesson: npm run course · on each save: npm run course -- watch`,
     );
     process.stdout.write(`${out.join('\n')}\n`);
-    rmSync(process.env.COURSE_GRADE_CATALOG ?? '', { recursive: true, force: true });
   }
 
   /**
