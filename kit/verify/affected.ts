@@ -12,6 +12,17 @@ const ENTRY = /\bentry:\s*['"]([^'"]+)['"]/g;
 
 /** Spec files (relative to `root`) of `lesson` that reach any of `changed` ('src/x.ts' paths). */
 export function affectedSpecs(root: string, lesson: string, changed: string[]): string[] {
+  return specsReaching(root, lesson, changed).map((spec) => spec.file);
+}
+
+export interface Reach {
+  file: string;
+  /** 'import': the spec (or a file it imports) imports a changed file, in this process. */
+  via: 'import' | 'process';
+}
+
+/** Like affectedSpecs, saying for each whether it reaches the change in process or only through a server. */
+export function specsReaching(root: string, lesson: string, changed: string[]): Reach[] {
   const lessonDir = join(root, 'lessons', lesson);
   const targets = new Set(changed.map((file) => join(lessonDir, file)));
   const specsDir = join(lessonDir, 'specs');
@@ -20,18 +31,18 @@ export function affectedSpecs(root: string, lesson: string, changed: string[]): 
     .filter((name) => name.endsWith('.spec.ts'))
     .map((name) => join(specsDir, name))
     .sort();
-  return specs
-    .filter((spec) => {
-      const reached = closure(root, lesson, [spec]);
-      for (const file of [...reached]) {
-        for (const entry of readFileSync(file, 'utf8').matchAll(ENTRY)) {
-          for (const more of closure(root, lesson, [join(lessonDir, 'src', entry[1] ?? '')]))
-            reached.add(more);
-        }
+  return specs.flatMap((spec): Reach[] => {
+    const imported = closure(root, lesson, [spec]);
+    const reached = new Set(imported);
+    for (const file of imported) {
+      for (const entry of readFileSync(file, 'utf8').matchAll(ENTRY)) {
+        for (const more of closure(root, lesson, [join(lessonDir, 'src', entry[1] ?? '')])) reached.add(more);
       }
-      return [...reached].some((file) => targets.has(file));
-    })
-    .map((spec) => relative(root, spec));
+    }
+    const hits = (files: Set<string>) => [...files].some((file) => targets.has(file));
+    if (!hits(reached)) return [];
+    return [{ file: relative(root, spec), via: hits(imported) ? 'import' : 'process' }];
+  });
 }
 
 /** Every file `start` imports, transitively (a solution file counts as its lesson's src file). */

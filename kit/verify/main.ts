@@ -24,19 +24,29 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { hintProblems } from '../course/hints';
 import { applyMistake, lessonMistakes, type Mistake } from '../course/mistakes';
 import { filesWithStepsDone, type LessonFiles, solutionFiles, starterSteps } from '../course/steps';
 import { stepNumber } from '../course/unfinished';
-import { buildTreeFromFiles, courseLessons } from '../grade/workspace';
+import { courseLessons } from '../grade/workspace';
 import { ROOT } from '../jest/target';
-import { affectedSpecs } from './affected';
+import { type Reach, specsReaching } from './affected';
 import { inPool, type JestRun, runJest, type TestEvent } from './runs';
+import { TreePool } from './trees';
 
 const RUN_TIMEOUT_MS = 4 * 60_000;
+const trees = new TreePool();
 
 interface Options {
   quick: boolean;
@@ -118,7 +128,9 @@ async function main(): Promise<void> {
     }
     console.log(`• ${jobs.length} Jest runs, ${options.jobs} at a time …`);
     for (const result of await inPool(jobs, options.jobs)) checks.push(...result);
+    saveCaughtBy();
   } finally {
+    trees.removeAll();
     rmSync(scratch, { recursive: true, force: true });
   }
   report(checks, lessons, options);
@@ -176,8 +188,8 @@ async function startersRun(scratch: string, lessons: string[]): Promise<Check[]>
 async function stepRun(scratch: string, lesson: string, done: number, steps: number[]): Promise<Check[]> {
   const next = steps.find((step) => step > done) ?? done + 1;
   const files = filesWithStepsDone(ROOT, lesson, done);
-  const tree = buildTreeFromFiles({ [lesson]: files });
-  try {
+  return trees.use(lesson, files, async (dir) => {
+    const tree = { dir };
     const catalog = catalogDir(scratch, `${lesson}-step-${done}`);
     const run = await runJest({
       cwd: tree.dir,
@@ -192,9 +204,7 @@ async function stepRun(scratch: string, lesson: string, done: number, steps: num
       checks.push(unlockCheck(lesson, 'step', done, next, test, stepOf.get(key(tree.dir, test))));
     }
     return checks;
-  } finally {
-    tree.remove();
-  }
+  });
 }
 
 /** A wrong solution: at least one task of its lesson must fail (and the specs must have run). */
@@ -210,16 +220,18 @@ async function mistakeRun(scratch: string, mistake: Mistake, show: boolean): Pro
     return check(false, error instanceof Error ? error.message : String(error));
   }
   const changed = mistake.edits.map((edit) => edit.file);
-  const specs = affectedSpecs(ROOT, mistake.lesson, changed);
+  const reach = specsReaching(ROOT, mistake.lesson, changed);
+  const specs = reach.map((spec) => spec.file);
   if (specs.length === 0)
     return check(false, `no spec file of ${mistake.lesson} reaches ${changed.join(', ')}`);
-  const tree = buildTreeFromFiles({ [mistake.lesson]: files });
-  try {
+  const order = cheapestFirst(reach, caughtBefore.get(mistakeKey(mistake)));
+  return trees.use(mistake.lesson, files, async (dir) => {
     const run = await runJest({
-      cwd: tree.dir,
+      cwd: dir,
       patterns: specs.map((spec) => `${escapeRegExp(spec)}$`),
       env: { COURSE_TARGET: 'lessons', COURSE_GRADE_CATALOG: catalogDir(scratch, `mistake-${mistake.id}`) },
       stopAtFirstFailure: true,
+      inOrder: order,
       timeoutMs: RUN_TIMEOUT_MS,
     });
     const caughtBy = run.tests.filter((test) => test.status === 'failed');
@@ -230,6 +242,8 @@ async function mistakeRun(scratch: string, mistake: Mistake, show: boolean): Pro
       );
     }
     const ok = caughtBy.length > 0;
+    const catcher = caughtBy[0]?.file;
+    if (catcher) caughtNow.set(mistakeKey(mistake), relative(dir, catcher));
     progress(
       `${mistake.lesson} mistake ${mistake.id}: ${ok ? 'caught' : 'NOT caught'} (${run.seconds.toFixed(1)} s)`,
     );
@@ -246,9 +260,42 @@ async function mistakeRun(scratch: string, mistake: Mistake, show: boolean): Pro
           ? `its run did not finish within ${RUN_TIMEOUT_MS / 1000} s`
           : `${mistake.why}\nEvery task of ${specs.join(', ')} passed with this mistake in the solution.`,
     );
-  } finally {
-    tree.remove();
-  }
+  });
+}
+
+// ── Which spec file to run first ─────────────────────────────────────────────────────────────────
+
+/** Which spec file caught each mistake last time (a cache: it only decides the order of the files). */
+const CAUGHT_FILE = join(ROOT, 'node_modules', '.cache', 'course-verify', 'caught-by.json');
+const caughtBefore = new Map<string, string>(
+  Object.entries(
+    existsSync(CAUGHT_FILE) ? (JSON.parse(readFileSync(CAUGHT_FILE, 'utf8')) as Record<string, string>) : {},
+  ),
+);
+const caughtNow = new Map<string, string>();
+
+function mistakeKey(mistake: Mistake): string {
+  return `${mistake.lesson}/${mistake.id}`;
+}
+
+function saveCaughtBy(): void {
+  mkdirSync(dirname(CAUGHT_FILE), { recursive: true });
+  writeFileSync(CAUGHT_FILE, JSON.stringify(Object.fromEntries([...caughtBefore, ...caughtNow]), null, 1));
+}
+
+/**
+ * The spec files in the order to try them: the one that caught this mistake last time; then those
+ * that import the changed file themselves (they test it most directly), cheapest first (no server
+ * processes, no Redis of their own); then those that only reach it through a server they start.
+ */
+function cheapestFirst(specs: Reach[], last: string | undefined): string[] {
+  const cost = ({ file, via }: Reach) => {
+    if (file === last) return 0;
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    const heavy = /useServerProcesses|usePrivateRedis|useRedis|startSentinelSet/.test(text) ? 1 : 0;
+    return (via === 'import' ? 1 : 3) + heavy;
+  };
+  return [...specs].sort((a, b) => cost(a) - cost(b)).map((spec) => spec.file);
 }
 
 /** The course data beside a lesson: hints in three levels for every step, and enough mistakes. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 const JEST = require.resolve('jest/bin/jest');
 const STREAM_REPORTER = join(__dirname, 'stream-reporter.cjs');
+const SEQUENCER = join(__dirname, 'sequencer.cjs');
 const PREFIX = '@@course ';
 
 export interface TestEvent {
@@ -45,6 +46,11 @@ export interface RunOptions {
   patterns: string[];
   env?: Record<string, string>;
   stopAtFirstFailure?: boolean;
+  /**
+   * One process, the spec files one after another in this order (paths relative to `cwd`): with
+   * stopAtFirstFailure, a file after the one that failed never starts.
+   */
+  inOrder?: string[];
   timeoutMs: number;
 }
 
@@ -56,12 +62,18 @@ export function runJest(options: RunOptions): Promise<JestRun> {
     join(options.cwd, 'jest.config.ts'),
     '--ci',
     `--reporters=${STREAM_REPORTER}`,
+    ...(options.inOrder ? ['--runInBand', `--testSequencer=${SEQUENCER}`] : []),
     ...(options.patterns.length ? ['--testPathPatterns', ...options.patterns] : []),
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd: options.cwd,
-      env: { ...cleanEnv(), ...options.env, FORCE_COLOR: '0' },
+      env: {
+        ...cleanEnv(),
+        ...options.env,
+        ...(options.inOrder ? { COURSE_SPEC_ORDER: JSON.stringify(options.inOrder) } : {}),
+        FORCE_COLOR: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -1,0 +1,47 @@
+/**
+ * Scratch copies of the course for verify's step and mistake runs, one per run slot, kept for the
+ * whole verify: each run writes its lesson's src into a free copy and puts the starter back after.
+ * A copy that stays at the same path keeps Jest's transform cache and the server bundles warm.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type LessonFiles, starterFiles } from '../course/steps';
+import { buildTreeFromFiles, type Tree } from '../grade/workspace';
+import { ROOT } from '../jest/target';
+
+export class TreePool {
+  private readonly free: Tree[] = [];
+  private readonly all: Tree[] = [];
+
+  /** Runs `work` in a copy of the course whose lessons/<lesson>/src holds exactly `files`. */
+  async use<T>(lesson: string, files: LessonFiles, work: (dir: string) => Promise<T>): Promise<T> {
+    const tree = this.free.pop() ?? this.create();
+    writeSrc(tree.dir, lesson, files);
+    try {
+      return await work(tree.dir);
+    } finally {
+      writeSrc(tree.dir, lesson, starterFiles(ROOT, lesson));
+      this.free.push(tree);
+    }
+  }
+
+  removeAll(): void {
+    for (const tree of this.all) tree.remove();
+  }
+
+  private create(): Tree {
+    const tree = buildTreeFromFiles({});
+    this.all.push(tree);
+    return tree;
+  }
+}
+
+function writeSrc(dir: string, lesson: string, files: LessonFiles): void {
+  const src = join(dir, 'lessons', lesson, 'src');
+  rmSync(src, { recursive: true, force: true });
+  for (const [path, text] of files) {
+    const file = join(dir, 'lessons', lesson, path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+}
