@@ -16,6 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from 'jest';
+import { swcTransform } from './kit/jest/swc';
 
 type Project = NonNullable<Config['projects']>[number] & object;
 
@@ -35,16 +36,7 @@ if (!process.env.COURSE_GRADE_CATALOG) {
 
 const common = {
   rootDir: __dirname,
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        swcrc: false,
-        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-        module: { type: 'commonjs' },
-      },
-    ],
-  },
+  transform: swcTransform,
   resolver: solutions ? '<rootDir>/kit/jest/resolver.cjs' : undefined,
   testEnvironment: allure ? 'allure-jest/node' : 'node',
   testEnvironmentOptions: allure ? { resultsDir: process.env.ALLURE_RESULTS_DIR ?? 'allure-results' } : {},

@@ -40,24 +40,26 @@ export function lessonSrcDir(lessonId: string, target: Target = currentTarget())
  * Two runs may do this at once in one checkout (a maintainer's verify beside a grade), and one may
  * already be spawning servers from it: so nothing is deleted and re-copied wholesale. Each file is
  * written only when its content changed, to a temporary name then renamed (readers never see half a
- * file), and only files that left both sources are removed.
+ * file), and only files that left both sources are removed. `root`: another course tree (verify's
+ * scratch copies).
  */
-export function prepareTarget(): void {
+export function prepareTarget(root = ROOT): void {
+  const solvedDir = join(root, '.solved');
   const wanted = new Map<string, string>(); // path in .solved → source file
-  for (const lessonId of readdirSync(join(ROOT, 'lessons'))) {
+  for (const lessonId of readdirSync(join(root, 'lessons'))) {
     for (const kind of ['lessons', 'solutions']) {
-      const src = join(ROOT, kind, lessonId, 'src');
+      const src = join(root, kind, lessonId, 'src');
       if (!existsSync(src)) continue;
       for (const file of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
         if (statSync(join(src, file)).isFile())
-          wanted.set(join(SOLVED_DIR, lessonId, 'src', file), join(src, file));
+          wanted.set(join(solvedDir, lessonId, 'src', file), join(src, file));
       }
     }
   }
   for (const [copy, source] of wanted) syncFile(source, copy);
-  if (!existsSync(SOLVED_DIR)) return;
-  for (const file of readdirSync(SOLVED_DIR, { recursive: true, encoding: 'utf8' })) {
-    const path = join(SOLVED_DIR, file);
+  if (!existsSync(solvedDir)) return;
+  for (const file of readdirSync(solvedDir, { recursive: true, encoding: 'utf8' })) {
+    const path = join(solvedDir, file);
     if (!wanted.has(path) && statSync(path, { throwIfNoEntry: false })?.isFile())
       rmSync(path, { force: true });
   }

@@ -24,15 +24,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { hintProblems } from '../course/hints';
@@ -41,11 +33,14 @@ import { filesWithStepsDone, type LessonFiles, solutionFiles, starterSteps } fro
 import { stepNumber } from '../course/unfinished';
 import { courseLessons } from '../grade/workspace';
 import { ROOT } from '../jest/target';
-import { type Reach, specsReaching } from './affected';
-import { inPool, type JestRun, runJest, type TestEvent } from './runs';
+import { specsReaching } from './affected';
+import { type BatchItem, type ItemRun, runBatch } from './batch';
+import { type JestRun, runJest, type TestEvent } from './runs';
 import { TreePool } from './trees';
 
 const RUN_TIMEOUT_MS = 4 * 60_000;
+/** A whole batch of step or mistake runs (many Jest processes, one after another). */
+const BATCH_TIMEOUT_MS = 8 * 60_000;
 const trees = new TreePool();
 
 interface Options {
@@ -113,22 +108,18 @@ async function main(): Promise<void> {
     }
     for (const lesson of lessons) checks.push(...dataChecks(lesson));
 
-    const jobs: Array<() => Promise<Check[]>> = [
-      () => solutionsRun(scratch, lessons, withKit),
-      () => startersRun(scratch, lessons),
-    ];
+    console.log('• the solutions (and the kit), the untouched starters …');
+    for (const result of await Promise.all([
+      solutionsRun(scratch, lessons, withKit),
+      startersRun(scratch, lessons),
+    ]))
+      checks.push(...result);
     if (!options.quick) {
-      for (const lesson of lessons) {
-        const steps = starterSteps(ROOT, lesson);
-        for (const done of steps.slice(0, -1)) jobs.push(() => stepRun(scratch, lesson, done, steps));
-        for (const mistake of lessonMistakes(ROOT, lesson)) {
-          jobs.push(() => mistakeRun(scratch, mistake, options.showMistakes));
-        }
-      }
+      console.log(`• every step of every lesson, ${options.jobs} spec files at a time …`);
+      checks.push(...(await timedPhase('steps', () => stepRuns(scratch, lessons, options))));
+      console.log(`• every mistake, ${options.jobs} spec files at a time …`);
+      checks.push(...(await timedPhase('mistakes', () => mistakeRuns(scratch, lessons, options))));
     }
-    console.log(`• ${jobs.length} Jest runs, ${options.jobs} at a time …`);
-    for (const result of await inPool(jobs, options.jobs)) checks.push(...result);
-    saveCaughtBy();
   } finally {
     trees.removeAll();
     rmSync(scratch, { recursive: true, force: true });
@@ -184,118 +175,222 @@ async function startersRun(scratch: string, lessons: string[]): Promise<Check[]>
   return checks;
 }
 
-/** Steps 1..done of `lesson` done, the rest untouched: exactly the tasks of those steps pass. */
-async function stepRun(scratch: string, lesson: string, done: number, steps: number[]): Promise<Check[]> {
-  const next = steps.find((step) => step > done) ?? done + 1;
-  const files = filesWithStepsDone(ROOT, lesson, done);
-  return trees.use(lesson, files, async (dir) => {
-    const tree = { dir };
-    const catalog = catalogDir(scratch, `${lesson}-step-${done}`);
-    const run = await runJest({
-      cwd: tree.dir,
-      patterns: [`lessons/${lesson}/`],
-      env: { COURSE_TARGET: 'lessons', COURSE_GRADE_CATALOG: catalog },
-      timeoutMs: RUN_TIMEOUT_MS,
-    });
-    progress(`${lesson} with Steps 1–${done} done: ${run.seconds.toFixed(1)} s`);
-    const stepOf = readCatalog(catalog, tree.dir);
-    const checks = runChecks(lesson, run, tree.dir, `Steps 1–${done} done`);
+/**
+ * Steps 1..N of each lesson done, the rest untouched (for every N short of the last): exactly the
+ * tasks of Steps ≤ N pass. Every lesson spec file runs, in one batch (kit/verify/batch.ts).
+ */
+async function stepRuns(scratch: string, lessons: string[], options: Options): Promise<Check[]> {
+  const items: Array<BatchItem & { done: number; next: number }> = [];
+  for (const lesson of lessons) {
+    const steps = starterSteps(ROOT, lesson);
+    const specs = lessonSpecs(lesson);
+    for (const done of steps.slice(0, -1)) {
+      const next = steps.find((step) => step > done) ?? done + 1;
+      items.push({ lesson, files: filesWithStepsDone(ROOT, lesson, done), specs, done, next });
+    }
+  }
+  const catalog = catalogDir(scratch, 'steps');
+  const runs = await runBatch(items, {
+    trees,
+    scratch,
+    workers: options.jobs,
+    stopAfterFailure: false,
+    catalog,
+    timeoutMs: BATCH_TIMEOUT_MS,
+    onItem: (item, run) =>
+      progress(
+        `${item.lesson} with Steps 1–${(item as (typeof items)[number]).done} done: ${run.seconds.toFixed(1)} s`,
+      ),
+  });
+  const stepOf = readCatalog(catalog, '/');
+  return items.flatMap((item, i) => {
+    const run = runs[i];
+    if (!run) return [];
+    const label = `Steps 1–${item.done} done`;
+    const checks = itemChecks(item.lesson, run, label);
     for (const test of run.tests) {
-      checks.push(unlockCheck(lesson, 'step', done, next, test, stepOf.get(key(tree.dir, test))));
+      checks.push(unlockCheck(item.lesson, 'step', item.done, item.next, test, stepOf.get(key('/', test))));
     }
     return checks;
   });
 }
 
-/** A wrong solution: at least one task of its lesson must fail (and the specs must have run). */
-async function mistakeRun(scratch: string, mistake: Mistake, show: boolean): Promise<Check[]> {
-  const name = `mistake caught: ${mistake.id} — ${mistake.title}`;
-  const check = (ok: boolean, detail?: string): Check[] => [
-    { group: mistake.lesson, kind: 'mistake', name, ok, detail },
-  ];
-  let files: LessonFiles;
-  try {
-    files = applyMistake(mistake, solutionFiles(ROOT, mistake.lesson));
-  } catch (error) {
-    return check(false, error instanceof Error ? error.message : String(error));
-  }
-  const changed = mistake.edits.map((edit) => edit.file);
-  const reach = specsReaching(ROOT, mistake.lesson, changed);
-  const specs = reach.map((spec) => spec.file);
-  if (specs.length === 0)
-    return check(false, `no spec file of ${mistake.lesson} reaches ${changed.join(', ')}`);
-  const order = cheapestFirst(reach, caughtBefore.get(mistakeKey(mistake)));
-  return trees.use(mistake.lesson, files, async (dir) => {
-    const run = await runJest({
-      cwd: dir,
-      patterns: specs.map((spec) => `${escapeRegExp(spec)}$`),
-      env: { COURSE_TARGET: 'lessons', COURSE_GRADE_CATALOG: catalogDir(scratch, `mistake-${mistake.id}`) },
-      stopAtFirstFailure: true,
-      inOrder: order,
-      timeoutMs: RUN_TIMEOUT_MS,
-    });
-    const caughtBy = run.tests.filter((test) => test.status === 'failed');
-    if (run.fileErrors.length > 0) {
-      return check(
-        false,
-        `the wrong solution does not load, so it proves nothing:\n${run.fileErrors[0]?.message}`,
-      );
-    }
-    const ok = caughtBy.length > 0;
-    const catcher = caughtBy[0]?.file;
-    if (catcher) caughtNow.set(mistakeKey(mistake), relative(dir, catcher));
-    progress(
-      `${mistake.lesson} mistake ${mistake.id}: ${ok ? 'caught' : 'NOT caught'} (${run.seconds.toFixed(1)} s)`,
-    );
-    if (show && ok) {
-      const first = caughtBy[0];
-      const message = (first?.failureMessages.join('\n') ?? '').split('\n').find((line) => line.trim()) ?? '';
-      console.log(`    caught by: ${first?.fullName}\n      ${message.trim().slice(0, 200)}`);
-    }
-    return check(
-      ok,
-      ok
-        ? undefined
-        : run.timedOut
-          ? `its run did not finish within ${RUN_TIMEOUT_MS / 1000} s`
-          : `${mistake.why}\nEvery task of ${specs.join(', ')} passed with this mistake in the solution.`,
-    );
-  });
-}
-
-// ── Which spec file to run first ─────────────────────────────────────────────────────────────────
-
-/** Which spec file caught each mistake last time (a cache: it only decides the order of the files). */
-const CAUGHT_FILE = join(ROOT, 'node_modules', '.cache', 'course-verify', 'caught-by.json');
-const caughtBefore = new Map<string, string>(
-  Object.entries(
-    existsSync(CAUGHT_FILE) ? (JSON.parse(readFileSync(CAUGHT_FILE, 'utf8')) as Record<string, string>) : {},
-  ),
-);
-const caughtNow = new Map<string, string>();
-
-function mistakeKey(mistake: Mistake): string {
-  return `${mistake.lesson}/${mistake.id}`;
-}
-
-function saveCaughtBy(): void {
-  mkdirSync(dirname(CAUGHT_FILE), { recursive: true });
-  writeFileSync(CAUGHT_FILE, JSON.stringify(Object.fromEntries([...caughtBefore, ...caughtNow]), null, 1));
-}
-
 /**
- * The spec files in the order to try them: the one that caught this mistake last time; then those
- * that import the changed file themselves (they test it most directly), cheapest first (no server
- * processes, no Redis of their own); then those that only reach it through a server they start.
+ * Every wrong solution the course keeps: at least one task of its lesson must fail (and the specs
+ * must have loaded). First only the spec file that caught it last time (solutions/NN/mistakes/
+ * caught-by.json), each file ending at its first failing task; a mistake that file no longer catches
+ * runs again with every spec file its change can reach.
  */
-function cheapestFirst(specs: Reach[], last: string | undefined): string[] {
-  const cost = ({ file, via }: Reach) => {
-    if (file === last) return 0;
-    const text = readFileSync(join(ROOT, file), 'utf8');
-    const heavy = /useServerProcesses|usePrivateRedis|useRedis|startSentinelSet/.test(text) ? 1 : 0;
-    return (via === 'import' ? 1 : 3) + heavy;
+async function mistakeRuns(scratch: string, lessons: string[], options: Options): Promise<Check[]> {
+  const checks: Check[] = [];
+  const pending: Array<{ mistake: Mistake; files: LessonFiles; reach: string[] }> = [];
+  for (const lesson of lessons) {
+    for (const mistake of lessonMistakes(ROOT, lesson)) {
+      try {
+        const files = applyMistake(mistake, solutionFiles(ROOT, lesson));
+        const changed = mistake.edits.map((edit) => edit.file);
+        const reach = specsReaching(ROOT, lesson, changed).map((spec) => spec.file);
+        if (reach.length === 0)
+          checks.push(
+            mistakeCheck(mistake, false, `no spec file of ${lesson} reaches ${changed.join(', ')}`),
+          );
+        else pending.push({ mistake, files, reach });
+      } catch (error) {
+        checks.push(mistakeCheck(mistake, false, error instanceof Error ? error.message : String(error)));
+      }
+    }
+  }
+  const catchers = new Map(lessons.map((lesson) => [lesson, readCatchers(lesson)]));
+  const lessonCatchers = (lesson: string) => {
+    const known = catchers.get(lesson) ?? {};
+    catchers.set(lesson, known);
+    return known;
   };
-  return [...specs].sort((a, b) => cost(a) - cost(b)).map((spec) => spec.file);
+  const hinted = pending.map((entry) => {
+    const last = catchers.get(entry.mistake.lesson)?.[entry.mistake.id];
+    const spec = last && `lessons/${entry.mistake.lesson}/${last.spec}`;
+    return { ...entry, specs: spec && entry.reach.includes(spec) ? [spec] : entry.reach };
+  });
+  const again: typeof hinted = [];
+  const verdicts = new Map<Mistake, Check>();
+  const judge = async (round: typeof hinted, last: boolean) => {
+    const runs = await runBatch(
+      round.map((entry) => ({ lesson: entry.mistake.lesson, files: entry.files, specs: entry.specs })),
+      {
+        trees,
+        scratch,
+        workers: options.jobs,
+        stopAfterFailure: true,
+        catalog: catalogDir(scratch, 'mistakes'),
+        timeoutMs: BATCH_TIMEOUT_MS,
+      },
+    );
+    round.forEach((entry, i) => {
+      const run = runs[i];
+      if (!run) return;
+      const { mistake } = entry;
+      const caughtBy = run.tests.find((test) => test.status === 'failed');
+      if (run.fileErrors.length > 0) {
+        const message = run.fileErrors[0]?.message ?? '';
+        verdicts.set(
+          mistake,
+          mistakeCheck(mistake, false, `the wrong solution does not load, so it proves nothing:\n${message}`),
+        );
+      } else if (caughtBy) {
+        const lessonDir = join(run.dir, 'lessons', mistake.lesson);
+        lessonCatchers(mistake.lesson)[mistake.id] = {
+          spec: relative(lessonDir, caughtBy.file),
+          task: caughtBy.fullName,
+        };
+        verdicts.set(mistake, mistakeCheck(mistake, true));
+        progress(`${mistake.lesson} mistake ${mistake.id}: caught (${run.seconds.toFixed(1)} s)`);
+        if (options.showMistakes) {
+          const message =
+            caughtBy.failureMessages
+              .join('\n')
+              .split('\n')
+              .find((line) => line.trim()) ?? '';
+          console.log(`    caught by: ${caughtBy.fullName}\n      ${message.trim().slice(0, 200)}`);
+        }
+      } else if (!last && entry.specs.length < entry.reach.length) {
+        again.push({ ...entry, specs: entry.reach });
+      } else {
+        progress(`${mistake.lesson} mistake ${mistake.id}: NOT caught (${run.seconds.toFixed(1)} s)`);
+        verdicts.set(
+          mistake,
+          mistakeCheck(
+            mistake,
+            false,
+            !run.finished
+              ? `its specs did not finish (${run.timedOut ? `the batch ran out of its ${BATCH_TIMEOUT_MS / 1000} s` : 'Jest stopped'})`
+              : `${mistake.why}\nEvery task of ${entry.reach.join(', ')} passed with this mistake in the solution.`,
+          ),
+        );
+      }
+    });
+  };
+  await judge(hinted, false);
+  if (again.length) {
+    progress(`${again.length} mistake(s) not caught where they were last time: every spec file they reach …`);
+    await judge(again, true);
+  }
+  for (const lesson of lessons) writeCatchers(lesson, catchers.get(lesson) ?? {});
+  return [
+    ...checks,
+    ...pending.map(({ mistake }) => verdicts.get(mistake) ?? mistakeCheck(mistake, false, 'not run')),
+  ];
+}
+
+function mistakeCheck(mistake: Mistake, ok: boolean, detail?: string): Check {
+  return {
+    group: mistake.lesson,
+    kind: 'mistake',
+    name: `mistake caught: ${mistake.id} — ${mistake.title}`,
+    ok,
+    detail,
+  };
+}
+
+/** A batch item whose specs did not load or did not finish is a breach whatever else it says. */
+function itemChecks(lesson: string, run: ItemRun, label: string): Check[] {
+  const checks: Check[] = run.fileErrors.map((error) => ({
+    group: lesson,
+    kind: 'jest',
+    name: `${relative(run.dir, error.file)} (${label}): the spec file loads`,
+    ok: false,
+    detail: error.message,
+  }));
+  if (!run.finished) {
+    checks.push({
+      group: lesson,
+      kind: 'jest',
+      name: `${lesson} specs (${label}) finish`,
+      ok: false,
+      detail: run.timedOut
+        ? `the batch did not finish within ${BATCH_TIMEOUT_MS / 1000} s`
+        : 'Jest stopped before they ended',
+    });
+  }
+  return checks;
+}
+
+function lessonSpecs(lesson: string): string[] {
+  const dir = join(ROOT, 'lessons', lesson, 'specs');
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.spec.ts'))
+    .map((name) => join('lessons', lesson, 'specs', name))
+    .sort();
+}
+
+// ── Which spec file caught each mistake: course data, rewritten by verify when it changes ─────────
+
+interface Catcher {
+  /** Relative to the lesson folder: specs/x.spec.ts */
+  spec: string;
+  /** The task that failed first (for people: the note on what catches what). */
+  task: string;
+}
+
+function catchersFile(lesson: string): string {
+  return join(ROOT, 'solutions', lesson, 'mistakes', 'caught-by.json');
+}
+
+function readCatchers(lesson: string): Record<string, Catcher> {
+  const file = catchersFile(lesson);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Catcher>) : {};
+}
+
+function writeCatchers(lesson: string, catchers: Record<string, Catcher>): void {
+  const known = new Set(lessonMistakes(ROOT, lesson).map((mistake) => mistake.id));
+  const sorted = Object.fromEntries(
+    Object.entries(catchers)
+      .filter(([id]) => known.has(id))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+  const text = `${JSON.stringify(sorted, null, 2)}\n`;
+  const file = catchersFile(lesson);
+  if (!existsSync(dirname(file))) return;
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
 }
 
 /** The course data beside a lesson: hints in three levels for every step, and enough mistakes. */
@@ -434,6 +529,15 @@ function groupOf(root: string, file: string): string {
   return relative(root, file).match(/^lessons\/([^/]+)\//)?.[1] ?? 'kit';
 }
 
+async function timedPhase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await work();
+  } finally {
+    console.log(`  (${name}: ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  }
+}
+
 function progress(line: string): void {
   console.log(`  ${line}`);
 }
@@ -505,10 +609,6 @@ async function tool(group: string, name: string, argv: string[]): Promise<Check>
   console.log(`• ${name} … ${code === 0 ? 'ok' : 'FAILED'}`);
   if (code !== 0) console.log(output);
   return { group, kind: 'tool', name, ok: code === 0, detail: code === 0 ? undefined : output.slice(-2000) };
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 void main();

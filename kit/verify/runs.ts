@@ -8,7 +8,6 @@ import { join } from 'node:path';
 
 const JEST = require.resolve('jest/bin/jest');
 const STREAM_REPORTER = join(__dirname, 'stream-reporter.cjs');
-const SEQUENCER = join(__dirname, 'sequencer.cjs');
 const PREFIX = '@@course ';
 
 export interface TestEvent {
@@ -37,6 +36,8 @@ export interface JestRun {
   seconds: number;
   /** From the start of the Jest process to its first spec file starting: Jest's own start-up. */
   startupSeconds?: number;
+  /** When each spec file started and finished (ms since the epoch), by absolute path. */
+  fileTimes: Map<string, { started: number; ended?: number }>;
 }
 
 export interface RunOptions {
@@ -46,11 +47,11 @@ export interface RunOptions {
   patterns: string[];
   env?: Record<string, string>;
   stopAtFirstFailure?: boolean;
-  /**
-   * One process, the spec files one after another in this order (paths relative to `cwd`): with
-   * stopAtFirstFailure, a file after the one that failed never starts.
-   */
-  inOrder?: string[];
+  /** Another Jest config than the tree's jest.config.ts (verify's batches: kit/verify/batch.ts). */
+  config?: string;
+  /** Exactly these spec files (absolute paths), instead of `patterns`. */
+  paths?: string[];
+  maxWorkers?: number;
   timeoutMs: number;
 }
 
@@ -59,11 +60,12 @@ export function runJest(options: RunOptions): Promise<JestRun> {
   const args = [
     JEST,
     '--config',
-    join(options.cwd, 'jest.config.ts'),
+    options.config ?? join(options.cwd, 'jest.config.ts'),
     '--ci',
     `--reporters=${STREAM_REPORTER}`,
-    ...(options.inOrder ? ['--runInBand', `--testSequencer=${SEQUENCER}`] : []),
-    ...(options.patterns.length ? ['--testPathPatterns', ...options.patterns] : []),
+    ...(options.maxWorkers ? [`--maxWorkers=${options.maxWorkers}`] : []),
+    ...(options.paths ? ['--runTestsByPath', ...options.paths] : []),
+    ...(!options.paths && options.patterns.length ? ['--testPathPatterns', ...options.patterns] : []),
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
@@ -71,7 +73,6 @@ export function runJest(options: RunOptions): Promise<JestRun> {
       env: {
         ...cleanEnv(),
         ...options.env,
-        ...(options.inOrder ? { COURSE_SPEC_ORDER: JSON.stringify(options.inOrder) } : {}),
         FORCE_COLOR: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,6 +88,7 @@ export function runJest(options: RunOptions): Promise<JestRun> {
       exitCode: null,
       outputTail: '',
       seconds: 0,
+      fileTimes: new Map(),
     };
     const stop = () => {
       try {
@@ -120,6 +122,10 @@ export function runJest(options: RunOptions): Promise<JestRun> {
           }
         } else if (event.kind === 'file-start') {
           run.startupSeconds ??= (event.t - started) / 1000;
+          run.fileTimes.set(event.file, { started: event.t });
+        } else if (event.kind === 'file-done') {
+          const times = run.fileTimes.get(event.file);
+          if (times) times.ended = event.t;
         } else if (event.kind === 'done') run.completed = true;
       }
     });

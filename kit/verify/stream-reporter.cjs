@@ -25,6 +25,7 @@ class StreamReporter {
     if (result.testExecError) {
       emit({ kind: 'file-error', file: test.path, message: String(result.testExecError.message ?? '') });
     }
+    emit({ kind: 'file-done', file: test.path });
   }
 
   onRunComplete() {

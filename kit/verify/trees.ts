@@ -25,6 +25,22 @@ export class TreePool {
     }
   }
 
+  /** The same for several at once: the i-th copy holds the i-th lesson's files. */
+  async useMany<T>(
+    entries: Array<{ lesson: string; files: LessonFiles }>,
+    work: (dirs: string[]) => Promise<T>,
+  ): Promise<T> {
+    const trees = entries.map(() => this.free.pop() ?? this.create());
+    for (const [i, { lesson, files }] of entries.entries()) writeSrc(trees[i]?.dir ?? '', lesson, files);
+    try {
+      return await work(trees.map((tree) => tree.dir));
+    } finally {
+      for (const [i, { lesson }] of entries.entries())
+        writeSrc(trees[i]?.dir ?? '', lesson, starterFiles(ROOT, lesson));
+      this.free.push(...trees);
+    }
+  }
+
   removeAll(): void {
     for (const tree of this.all) tree.remove();
   }
