@@ -6,7 +6,7 @@
  * run's Redis hands each spec file a database of its own, as in any run. What this saves is Jest's
  * start-up (about 1.3 s a process on these machines), paid once per chunk instead of once per run.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { LessonFiles } from '../course/steps';
 import { swcTransform } from '../jest/swc';
@@ -64,6 +64,8 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
   return options.trees.useMany(chunk, async (dirs) => {
     // A spec that runs an earlier lesson's finished server spawns it from the copy's own .solved/.
     for (const dir of dirs) prepareTarget(dir);
+    // (Made again if it went: something may sweep /tmp while a long verify runs.)
+    mkdirSync(options.scratch, { recursive: true });
     const config = join(options.scratch, `batch-${process.pid}-${Date.now()}.json`);
     writeFileSync(
       config,

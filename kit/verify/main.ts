@@ -24,7 +24,15 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { hintProblems } from '../course/hints';
@@ -504,6 +512,7 @@ function unlockCheck(
 // ── Catalog: each task's step, as the spec helper declared it ─────────────────────────────────────
 
 function catalogDir(scratch: string, name: string): string {
+  mkdirSync(scratch, { recursive: true });
   return mkdtempSync(join(scratch, `${name}-`));
 }
 
