@@ -9,8 +9,9 @@
  *           chaosRoutes()    ...and /crash exists only when crashing is enabled
  *
  * GET /slow (./slow.ts) is given: it is plumbing for the Step 3 specs. ChaosOptions and
- * CRASH_EXIT_CODE are given too, in ./options.ts.
- * Run `npm test lessons/02` after each step: the first failure tells you what to do next.
+ * CRASH_EXIT_CODE are given too, in ./options.ts. Lessons 03 and 05 use the finished chaosRoutes().
+ * Run `npm test lessons/02` after each step: the first failure tells you what to do next, and
+ * `npm run course -- hint 02 2` gives hints, one level at a time.
  */
 import { type RequestHandler, Router } from 'express';
 import { servedBy } from '../../../kit/http';
@@ -25,8 +26,9 @@ const file = 'src/chaos.ts';
 
 export function chaosRoutes(options: ChaosOptions): Router {
   const router = Router();
-  // TODO (Step 2): this line puts a crash button on EVERY server. Register POST /crash only when
-  // options.enabled; without it, the request falls through to the app's JSON 404.
+  // TODO (Step 2): this line puts a crash button on EVERY server. Register POST /crash (and GET /slow)
+  // only when options.enabled — decide from the option, not from the environment; without it, the
+  // request falls through to the app's JSON 404.
   router.post('/crash', servedBy(options.serverId), crash(options.serverId));
   if (options.enabled) {
     // Given: an in-flight request for the Step 3 specs.
@@ -36,9 +38,11 @@ export function chaosRoutes(options: ChaosOptions): Router {
 }
 
 // Step 2 — crash on purpose.
-// TODO: answer 202 with a small JSON body (say what is happening, and which server), and only once
-// that answer has left the process, exit with CRASH_EXIT_CODE (import it from './options'). Exit too
-// early and the caller gets a cut connection instead of its 202.
+// TODO: answer 202 with a JSON body { message, serverId } (what is happening, and which server), and
+// only once that answer has been sent, exit with process.exit(CRASH_EXIT_CODE) (import it from
+// './options'). Exit too early and the caller gets a cut connection instead of its 202; crash with a
+// thrown error instead and the log shows a stack trace, not a crash on purpose.
+// Docs: https://nodejs.org/api/http.html#class-httpserverresponse
 function crash(_serverId: string): RequestHandler {
   return () => todo({ lesson, file, step: 'Step 2 — crash on purpose' });
 }

@@ -10,7 +10,11 @@ export interface ServeOptions {
   serverId: string;
   /** How long in-flight requests may take to finish after SIGTERM. */
   drainTimeoutMs: number;
-  /** Runs after the last request, before exit: close Redis clients and the like (lesson 03). */
+  /**
+   * Runs once after SIGTERM, when the last request has finished and before the exit: close Redis
+   * clients and the like (lesson 03). The exit waits for it; if it rejects, the exit code is
+   * DRAIN_TIMEOUT_EXIT_CODE. drainTimeoutMs bounds it too.
+   */
   onShutdown?: () => Promise<void>;
 }
 

@@ -25,8 +25,11 @@ export function requireRedis(client: RedisClientType): RequestHandler {
     }
     // Step 4 — answer 503 while Redis is away.
     // TODO: Redis is unreachable (the client is reconnecting). Answer now, without touching the
-    // session: which status tells the visitor "not your fault, not a bug here, try again in a moment"?
-    // Send the course's JSON error shape { error, message } (kit/http.ts shows it).
+    // session and without passing the request on: which status tells the visitor "not your fault,
+    // not a bug here, try again in a moment"? Send the course's JSON error shape, two strings:
+    // { "error": …, "message": … } (README Step 4). The specs check it on this function in process
+    // (status, JSON body, the request goes no further) and on a real server whose Redis they stop
+    // (an answer within 1 s). Docs: https://expressjs.com/en/5x/api.html#res.status
     todo({ lesson, file, step: 'Step 4 — answer 503 while Redis is away' });
   };
 }

@@ -16,19 +16,25 @@ const lesson = '03-redis-store';
 const file = 'src/redis.ts';
 
 // Step 1 — connect one Redis client.
-// TODO: create a node-redis client for `url` (`import { createClient } from 'redis'`), then connect it
-// and return it. Three choices decide what happens when Redis goes away (README step 1 says why):
+// TODO: create a node-redis client for `url` (createClient, from 'redis'), connect it, and return it
+// once it is connected. Three choices decide what happens when Redis goes away (README Step 1 says
+// why); the specs check each on the client you return, then on a real server whose Redis they stop:
 //   - an 'error' listener: log the error, never rethrow it;
 //   - fail fast while disconnected instead of queueing commands (a client option);
-//   - reconnect by itself, and soon, once Redis is back (socket.reconnectStrategy).
+//   - reconnect by itself, soon (within 1 s) however long the outage, never giving up, never in a
+//     tight loop (the socket's reconnect strategy).
 // Type the client as RedisClientType (from 'redis').
+// Docs: https://github.com/redis/node-redis/blob/master/docs/client-configuration.md
 export async function connectRedis(_url: string): Promise<RedisClientType> {
   return todo({ lesson, file, step: 'Step 1 — connect one Redis client' });
 }
 
 // Step 3 — close the client when the server stops.
-// TODO: close the connection politely (node-redis v6: close(); quit() is deprecated). A client that gave
-// up reconnecting is closed already: closing it twice throws.
+// TODO: close the connection politely: the replies of commands already sent must still arrive, and
+// the promise resolves once the connection is closed (server.ts exits right after). A client that
+// gave up reconnecting is closed already, and closing it again throws. The specs check it in process
+// (a reply in flight, CLIENT LIST, a closed client) and by sending SIGTERM to a real server.
+// Docs: https://github.com/redis/node-redis#disconnecting
 export async function closeRedis(_client: RedisClientType): Promise<void> {
   todo({ lesson, file, step: 'Step 3 — close the client when the server stops' });
 }

@@ -5,7 +5,10 @@
  * Redis: the client of ./redis.ts, the store of ./store.ts and the guard of ./guard.ts — the files
  * you write in this lesson.
  *
- *   REDIS_URL=redis://127.0.0.1:6380 PORT=3001 SERVER_ID=server-1 npx tsx lessons/03-redis-store/src/server.ts
+ *   REDIS_URL=redis://127.0.0.1:6380 PORT=3001 SERVER_ID=server-1 node --import tsx lessons/03-redis-store/src/server.ts
+ *
+ * (`node --import tsx` runs the server as ONE process, so a kill reaches the server itself; `npx tsx`
+ * would start a wrapper and a child, and a SIGKILL would stop only the wrapper.)
  *
  * Environment: REDIS_URL (default redis://127.0.0.1:6379), SESSION_PREFIX (default 'sess:'),
  * PORT (default 3000), SERVER_ID (default server-<port>), ENABLE_CHAOS=1 turns on POST /crash and
@@ -48,7 +51,12 @@ async function main(): Promise<void> {
     drainTimeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? 10_000),
     onShutdown: async () => {
       await closeRedis(client);
-      console.log(`[${serverId}] Redis client closed`);
+      // Says what happened, not what was meant to: a client still open here is cut off by the exit.
+      console.log(
+        client.isOpen
+          ? `[${serverId}] Redis client still open after closeRedis: the exit will cut its connection`
+          : `[${serverId}] Redis client closed`,
+      );
     },
   });
 }

@@ -17,8 +17,11 @@ const lesson = '03-redis-store';
 const file = 'src/store.ts';
 
 // Step 2 — keep sessions in Redis.
-// TODO: return connect-redis's store for this client, keeping each session under the key
-// `${prefix}${sessionId}`. Mind how connect-redis 9 exports it (README step 2).
+// TODO: return connect-redis's store on this client (no client of its own: one connection per
+// process), keeping each session under the key `${prefix}${sessionId}`, with the TTL each session's
+// cookie gives it. Mind how connect-redis 9 exports it (README Step 2). The specs look inside Redis
+// (KEYS, PTTL, GET, INFO stats, CLIENT LIST) and call this function in process with a short cookie.
+// Docs: https://github.com/tj/connect-redis#options
 export function createSessionStore(_client: RedisClientType, _prefix: string): session.Store {
   return todo({ lesson, file, step: 'Step 2 — keep sessions in Redis' });
 }

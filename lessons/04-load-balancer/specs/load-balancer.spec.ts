@@ -8,21 +8,21 @@
  * servers die for real (POST /crash, SIGKILL), and a test that needs one alive again restarts it on
  * its port. Every wait is bounded and waits for a real event, never a fixed sleep.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { requestInFlight, Visitor } from '../../../kit/spec/browser';
 import { PROCESS_TIMEOUT_MS, useServerProcesses, within } from '../../../kit/spec/processes';
 import { useRedis } from '../../../kit/spec/redis';
 import { airpods, iphone, macbook } from '../../../kit/spec/shop';
 import { lesson } from '../../../kit/spec/task';
-import { PIN_COOKIE } from '../src/balancer';
-import { fleetServer, LESSON, STEP_1, STEP_2, STEP_3, STEP_4, useBalancers } from './support';
+import { PIN_COOKIE, roundRobin } from '../src/balancer';
+import { fleetServer, LESSON, probeServer, STEP_1, STEP_2, STEP_3, STEP_4, useBalancers } from './support';
 
 const { topic, task } = lesson(LESSON);
 const redis = useRedis();
 const servers = useServerProcesses();
 const balancers = useBalancers();
 
+/** A bound on a server's start: generous, for a 2-core machine shared with other test runs. */
+const READY_MS = 25_000;
 /** Sessions in each server's memory: lesson 02's finished server. */
 const inMemory = () => ({
   lesson: '02-crash',
@@ -30,6 +30,7 @@ const inMemory = () => ({
   finished: true,
   env: { ENABLE_CHAOS: '1' },
   recordTodos: false,
+  readyTimeoutMs: READY_MS,
 });
 /** Sessions in Redis, shared by both: lesson 03's finished server. */
 const inRedis = () => ({
@@ -38,6 +39,7 @@ const inRedis = () => ({
   finished: true,
   env: { REDIS_URL: redis.url, ENABLE_CHAOS: '1' },
   recordTodos: false,
+  readyTimeoutMs: READY_MS,
 });
 const memory1 = fleetServer(servers, 'memory-1', inMemory);
 const memory2 = fleetServer(servers, 'memory-2', inMemory);
@@ -66,23 +68,28 @@ async function visitorPinnedTo(lb: { url: string }, serverName: string): Promise
 
 topic('a round-robin balancer', () => {
   task(
-    'sends each request to the next server in turn, starting with the first',
+    'takes turns: 0, 1, …, count − 1, then 0 again, with a counter per balancer (roundRobin, checked in process)',
     {
       points: 2,
       step: STEP_1,
       severity: 'blocker',
       hint: 'roundRobin(count) returns a function with a counter of its own: 0, 1, …, count − 1, then 0.',
-      timeout,
     },
-    async () => {
-      const [one, two] = await Promise.all([memory1.alive(), memory2.alive()]);
-      const lb = await balancers.start({ targets: [one.url, two.url], strategy: 'round-robin' });
+    () => {
+      const ofThree = roundRobin(3);
+      const turns = Array.from({ length: 7 }, () => ofThree());
+      const ofTwo = roundRobin(2);
+      const another = roundRobin(2);
+      const interleaved = [ofTwo(), ofTwo(), another(), ofTwo(), another()];
+      const alone = roundRobin(1);
 
-      const answers = [];
-      for (let i = 0; i < 4; i++) answers.push(await new Visitor().get(lb, '/health'));
-
-      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
-      expect(servedBy(answers)).toEqual(['memory-1', 'memory-2', 'memory-1', 'memory-2']);
+      expect({ 'roundRobin(3), seven calls': turns }).toEqual({
+        'roundRobin(3), seven calls': [0, 1, 2, 0, 1, 2, 0],
+      });
+      expect({ 'two balancers, each its own turn': interleaved }).toEqual({
+        'two balancers, each its own turn': [0, 1, 0, 0, 1],
+      });
+      expect([alone(), alone(), alone()]).toEqual([0, 0, 0]);
     },
   );
 
@@ -97,18 +104,45 @@ topic('a round-robin balancer', () => {
       timeout,
     },
     async () => {
-      const probe = await probeServer('answers');
-      try {
-        const lb = await balancers.start({ targets: [probe.url], strategy: 'round-robin' });
+      const probe = await probeServer('probe');
+      const lb = await balancers.start({ targets: [probe.url], strategy: 'round-robin' });
 
-        const statuses = [];
-        for (let i = 0; i < 10; i++) statuses.push((await new Visitor().get(lb, '/')).status);
+      const statuses = [];
+      for (let i = 0; i < 10; i++) statuses.push((await new Visitor().get(lb, '/')).status);
 
-        expect(statuses).toEqual(Array(10).fill(200));
-        expect(probe.connections()).toBe(1);
-      } finally {
-        await probe.close();
-      }
+      expect(statuses).toEqual(Array(10).fill(200));
+      expect({ 'connections to the server for ten requests': probe.connections() }).toEqual({
+        'connections to the server for ten requests': 1,
+      });
+    },
+  );
+
+  task(
+    'tells the server who the visitor is: X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host',
+    {
+      points: 1,
+      step: STEP_2,
+      hint:
+        'http-proxy adds the X-Forwarded-* headers when you ask it to (an option of createProxyServer). A ' +
+        'server behind a proxy needs them to know the visitor’s address and whether the visit was https.',
+      timeout,
+    },
+    async () => {
+      const probe = await probeServer('probe');
+      const lb = await balancers.start({ targets: [probe.url], strategy: 'round-robin' });
+
+      expect((await new Visitor().get(lb, '/cart')).status).toBe(200);
+      const seen = probe.state.requests[0]?.headers ?? {};
+
+      expect({
+        'x-forwarded-for': seen['x-forwarded-for'],
+        'x-forwarded-proto': seen['x-forwarded-proto'],
+        'x-forwarded-host': seen['x-forwarded-host'],
+      }).toEqual({
+        'x-forwarded-for': expect.stringContaining('127.0.0.1'),
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': `127.0.0.1:${lb.port}`,
+      });
     },
   );
 });
@@ -226,6 +260,35 @@ topic('bad input through the balancer', () => {
       expect(small.body.items).toEqual([macbook]);
     },
   );
+
+  task(
+    'a body of exactly the limit is passed on whole, one byte more is refused',
+    {
+      points: 1,
+      step: STEP_2,
+      hint: 'maxBytes is the largest body that is kept: a body of exactly maxBytes bytes is fine.',
+      timeout,
+    },
+    async () => {
+      const probe = await probeServer('probe');
+      const lb = await balancers.start({ targets: [probe.url], strategy: 'round-robin', maxBodyBytes: 1024 });
+
+      const exact = await new Visitor().send(lb, 'POST', '/cart/items', { raw: 'x'.repeat(1024) });
+      const over = await new Visitor().send(lb, 'POST', '/cart/items', { raw: 'x'.repeat(1025) });
+      const empty = await new Visitor().send(lb, 'POST', '/cart/items', { raw: '' });
+
+      expect({ status: exact.status, 'bytes the server got': exact.body?.bodyBytes }).toEqual({
+        status: 200,
+        'bytes the server got': 1024,
+      });
+      expect(over.status).toBe(413);
+      expect({ status: empty.status, 'bytes the server got': empty.body?.bodyBytes }).toEqual({
+        status: 200,
+        'bytes the server got': 0,
+      });
+      expect(probe.requests()).toBe(2);
+    },
+  );
 });
 
 topic('a sticky balancer', () => {
@@ -262,6 +325,35 @@ topic('a sticky balancer', () => {
   );
 
   task(
+    'the pin cookie is for every path, out of reach of scripts, SameSite=Lax, for the browser session only',
+    {
+      points: 2,
+      step: STEP_3,
+      hint:
+        'pinCookie() returns the whole Set-Cookie value: the name and index, then the attributes that say ' +
+        'where the browser sends it back and who may read it. No expiry: it ends with the browser session.',
+      timeout,
+    },
+    async () => {
+      const probe = await probeServer('probe');
+      const lb = await balancers.start({ targets: [probe.url], strategy: 'sticky' });
+
+      const first = await new Visitor().get(lb, '/cart');
+      const pin = first.setCookies.find((cookie) => cookie.startsWith(`${PIN_COOKIE}=`)) ?? '(none)';
+      const attributes = pin
+        .split(';')
+        .slice(1)
+        .map((part) => part.trim().toLowerCase());
+
+      expect({ pin: pin.split(';')[0] }).toEqual({ pin: `${PIN_COOKIE}=0` });
+      expect({ pin, attributes: [...attributes].sort() }).toEqual({
+        pin,
+        attributes: ['httponly', 'path=/', 'samesite=lax'],
+      });
+    },
+  );
+
+  task(
     'spreads different visitors over the servers',
     {
       points: 1,
@@ -294,7 +386,20 @@ topic('a sticky balancer', () => {
       const [one, two] = await Promise.all([memory1.alive(), memory2.alive()]);
       const lb = await balancers.start({ targets: [one.url, two.url], strategy: 'sticky' });
 
-      for (const forged of ['banana', '7', '-1', '1.5', '', '0x1', '%00', '99999999999999999999']) {
+      for (const forged of [
+        'banana',
+        '2',
+        '7',
+        '-1',
+        ' 1',
+        '1e0',
+        '01x',
+        '1.5',
+        '',
+        '0x1',
+        '%00',
+        '99999999999999999999',
+      ]) {
         const visitor = new Visitor();
         visitor.setCookie(PIN_COOKIE, forged);
 
@@ -502,57 +607,55 @@ topic('when a server dies while it handles a request', () => {
       timeout,
     },
     async () => {
-      const diesOnRequest = await probeServer('dies before answering');
-      const other = await probeServer('answers');
-      try {
-        const lb = await balancers.start({
-          targets: [diesOnRequest.url, other.url],
-          strategy: 'round-robin',
-        });
+      const diesOnRequest = await probeServer('dies', 'dies before answering');
+      const other = await probeServer('other');
+      const lb = await balancers.start({
+        targets: [diesOnRequest.url, other.url],
+        strategy: 'round-robin',
+      });
 
-        const added = await new Visitor().post(lb, '/cart/items', macbook);
+      const added = await new Visitor().post(lb, '/cart/items', macbook);
 
-        expect(diesOnRequest.requests()).toBe(1);
-        expect(added.status).toBe(502);
-        expect(added.body).toEqual({ error: 'bad_gateway', message: expect.any(String) });
-        expect(other.requests()).toBe(0);
-      } finally {
-        await Promise.all([diesOnRequest.close(), other.close()]);
-      }
+      expect(diesOnRequest.requests()).toBe(1);
+      expect(added.status).toBe(502);
+      expect(added.body).toEqual({ error: 'bad_gateway', message: expect.any(String) });
+      expect({ 'requests the other server got': other.requests() }).toEqual({
+        'requests the other server got': 0,
+      });
+    },
+  );
+
+  task(
+    'a POST reset on a kept-alive connection is not sent again either: the server may have it',
+    {
+      points: 2,
+      step: STEP_4,
+      hint:
+        'A reset on a reused connection most likely came before the server read the request — but only ' +
+        '“most likely”. Resend it only when running it twice does no harm (an idempotent method), never a POST.',
+      timeout,
+    },
+    async () => {
+      const flaky = await probeServer('flaky', 'dies on a reused connection');
+      const other = await probeServer('other');
+      const lb = await balancers.start({ targets: [flaky.url, other.url], strategy: 'round-robin' });
+
+      const warmUp = [await new Visitor().get(lb, '/'), await new Visitor().get(lb, '/')];
+      const added = await new Visitor().post(lb, '/cart/items', macbook);
+
+      expect(servedBy(warmUp)).toEqual(['flaky', 'other']);
+      expect({ 'connections to flaky': flaky.connections(), 'requests flaky got': flaky.requests() }).toEqual(
+        {
+          'connections to flaky': 1,
+          'requests flaky got': 2,
+        },
+      );
+      expect(added.status).toBe(502);
+      expect({
+        'POSTs the other server got': other.state.requests.filter((r) => r.method === 'POST').length,
+      }).toEqual({
+        'POSTs the other server got': 0,
+      });
     },
   );
 });
-
-/**
- * A plain HTTP server in this process, an instrument rather than a shop: it counts the connections and
- * requests it gets, and either answers 200 or dies the moment a request arrives (its connection is
- * destroyed before any answer, as when a process crashes halfway through a request).
- */
-async function probeServer(behaviour: 'answers' | 'dies before answering') {
-  let connections = 0;
-  let requests = 0;
-  const server: Server = createServer((req, res) => {
-    requests += 1;
-    if (behaviour === 'dies before answering') {
-      req.socket.destroy();
-      return;
-    }
-    res.setHeader('X-Served-By', 'probe');
-    res.end('ok');
-  });
-  server.on('connection', () => {
-    connections += 1;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    connections: () => connections,
-    requests: () => requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}

@@ -7,7 +7,8 @@
  *     node --import tsx lessons/04-load-balancer/src/lb.ts
  *
  * Environment: TARGETS (required: the servers' URLs, comma-separated), STRATEGY (round-robin or
- * sticky; default round-robin), PORT (default 8080). A bad setting exits 1 with one line saying which.
+ * sticky; default round-robin), PORT (default 8080), HEALTH_INTERVAL_MS (optional: turns Step 5's
+ * health checks on, every that many ms). A bad setting exits 1 with one line saying which.
  * SIGTERM or Ctrl-C closes it.
  */
 import { createBalancer } from './balancer';
@@ -17,6 +18,7 @@ interface Settings {
   port: number;
   targets: string[];
   strategy: Strategy;
+  healthIntervalMs: number | undefined;
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -43,7 +45,14 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const strategy = STRATEGIES.find((name) => name === (env.STRATEGY || 'round-robin'));
   if (!strategy) fail(`STRATEGY must be ${STRATEGIES.join(' or ')}, got "${env.STRATEGY}"`);
 
-  return { port, targets, strategy };
+  const healthIntervalMs = env.HEALTH_INTERVAL_MS ? Number(env.HEALTH_INTERVAL_MS) : undefined;
+  if (healthIntervalMs !== undefined && !(Number.isInteger(healthIntervalMs) && healthIntervalMs > 0)) {
+    fail(
+      `HEALTH_INTERVAL_MS must be a whole number of milliseconds above 0, got "${env.HEALTH_INTERVAL_MS}"`,
+    );
+  }
+
+  return { port, targets, strategy, healthIntervalMs };
 }
 
 function fail(message: string): never {
@@ -52,10 +61,15 @@ function fail(message: string): never {
 }
 
 function main(): void {
-  const { port, targets, strategy } = readSettings(process.env);
+  const { port, targets, strategy, healthIntervalMs } = readSettings(process.env);
   let balancer: ReturnType<typeof createBalancer>;
   try {
-    balancer = createBalancer({ targets, strategy, log: (line) => console.error(line) });
+    balancer = createBalancer({
+      targets,
+      strategy,
+      log: (line) => console.error(line),
+      ...(healthIntervalMs ? { health: { intervalMs: healthIntervalMs } } : {}),
+    });
   } catch (error) {
     // An unfinished step says which one, in one line.
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);

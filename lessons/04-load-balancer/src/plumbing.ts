@@ -4,7 +4,10 @@
  * The options, the pin cookie's name, and the request handling around the functions you write in
  * ./balancer.ts (they arrive here as `steps`): pick a server (Step 1, or the visitor's pin: Step 3),
  * keep a copy of the body and forward the request (Step 2), on failure try the next server (Step 4),
- * and turn what is left into a JSON error — 502 when no server answered, 413 for a body too large.
+ * and turn what is left into a JSON error — 502 when no server answered, 413 for a body too large,
+ * 504 when a server took too long (Step 6). With the `health` option it keeps each server's health
+ * (Step 5: passive, from the requests; active, from GET /health checks on a clock of their own), sends
+ * nothing to a server marked down, and lists the servers' states at GET /_balancer/health.
  */
 import {
   type Agent,
@@ -29,6 +32,62 @@ export interface BalancerOptions {
   maxBodyBytes?: number;
   /** Where the balancer reports a server that failed (lb.ts passes console.error). Default: silent. */
   log?: (line: string) => void;
+  /** Health checks (Step 5). Off unless given; each missing field takes its default (DEFAULT_HEALTH). */
+  health?: Partial<HealthRules>;
+  /** Time limits per request (Step 6); each missing field takes its default (DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<Timeouts>;
+}
+
+/** When a server counts as down or up again (HAProxy: `check inter 2s fall 3 rise 2`). */
+export interface HealthRules {
+  /** How often each server's health endpoint is asked. */
+  intervalMs: number;
+  /** A check that has no answer after this long has failed. */
+  timeoutMs: number;
+  /** Failures in a row (checks, or requests) after which an up server is marked down. */
+  fall: number;
+  /** Successful checks in a row after which a down server is marked up again. */
+  rise: number;
+  /** The servers' health endpoint. */
+  path: string;
+}
+export const DEFAULT_HEALTH: HealthRules = {
+  intervalMs: 2000,
+  timeoutMs: 1000,
+  fall: 3,
+  rise: 2,
+  path: '/health',
+};
+
+/** What the balancer knows about one server's health. */
+export interface ServerHealth {
+  target: string;
+  up: boolean;
+  failuresInARow: number;
+  successesInARow: number;
+}
+
+export interface Timeouts {
+  /** From asking for a connection to having one (a reused kept-alive connection needs none). */
+  connectMs: number;
+  /** From the request sent to the first line of the answer (status and headers). */
+  responseMs: number;
+}
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, responseMs: 30_000 };
+
+/** A server took too long (Step 6): the visitor gets a 504. `phase` says which limit was hit. */
+export class GatewayTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(
+    readonly phase: 'connect' | 'response',
+    readonly ms: number,
+  ) {
+    super(
+      phase === 'connect'
+        ? `The server did not accept a connection within ${ms} ms.`
+        : `The server did not answer within ${ms} ms.`,
+    );
+  }
 }
 
 /** The balancer's own cookie: which server (its index in `targets`) a sticky visitor is pinned to. */
@@ -55,7 +114,20 @@ export interface BalancerSteps {
     retryable: (error: unknown) => boolean,
   ): Promise<void>;
   canRetry(error: unknown, request: { method: string; reusedConnection: boolean }): boolean;
+  markResult(server: ServerHealth, ok: boolean, rules: HealthRules): void;
+  checkServer(target: string, rules: HealthRules): Promise<boolean>;
+  startHealthChecks(
+    servers: ServerHealth[],
+    rules: HealthRules,
+    check: (server: ServerHealth) => Promise<boolean>,
+  ): () => void;
+  serversToTry(order: number[], servers: ServerHealth[]): number[];
+  limitTime(proxyReq: ClientRequest, timeouts: Timeouts): void;
+  canRetryTimeout(error: GatewayTimeout, method: string): boolean;
 }
+
+/** The path of the balancer's own health page: every server's state, as JSON. */
+export const BALANCER_HEALTH_PATH = '/_balancer/health';
 
 /** The balancer as an http.Server, not yet listening, built on `steps`. */
 export function balancerServer(options: BalancerOptions, steps: BalancerSteps): Server {
@@ -63,6 +135,16 @@ export function balancerServer(options: BalancerOptions, steps: BalancerSteps): 
   const strategy = checkStrategy(options.strategy);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = options.log ?? (() => {});
+  const health: HealthRules | undefined = options.health
+    ? { ...DEFAULT_HEALTH, ...options.health }
+    : undefined;
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const servers: ServerHealth[] = targets.map((target) => ({
+    target,
+    up: true,
+    failuresInARow: 0,
+    successesInARow: 0,
+  }));
 
   const nextInTurn = steps.roundRobin(targets.length);
   const { proxy, agent } = steps.createProxy(log);
@@ -73,6 +155,7 @@ export function balancerServer(options: BalancerOptions, steps: BalancerSteps): 
 
   proxy.on('proxyReq', (proxyReq, req) => {
     outgoing.set(req, proxyReq);
+    steps.limitTime(proxyReq, timeouts);
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
     // The server's own Set-Cookie (connect.sid) passes through; the pin is added beside it.
@@ -84,6 +167,11 @@ export function balancerServer(options: BalancerOptions, steps: BalancerSteps): 
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('X-Balancer-Strategy', strategy);
+    if (req.method === 'GET' && req.url === BALANCER_HEALTH_PATH) {
+      if (checksFailed !== undefined) throw checksFailed; // e.g. Step 5 unfinished: a 501 that says so
+      sendJson(res, 200, healthReport(servers, health));
+      return;
+    }
     // Hop-by-hop: `Connection` is about the visitor's connection to the balancer. Forwarded, a
     // "Connection: close" would also close the balancer's kept-alive connection to the server.
     delete req.headers.connection;
@@ -93,32 +181,73 @@ export function balancerServer(options: BalancerOptions, steps: BalancerSteps): 
     const body = await steps.readBody(req, maxBodyBytes);
     const method = req.method ?? 'GET';
     try {
+      const inTurn = inTurnFrom(first, targets.length);
       await steps.tryInTurn(
-        inTurnFrom(first, targets.length),
+        health ? steps.serversToTry(inTurn, servers) : inTurn,
         (index) => {
           if (strategy === 'sticky' && index !== pinned) newPins.set(req, steps.pinCookie(index));
-          return steps.forward(proxy, req, res, targets[index], body).catch((error: unknown) => {
-            log(`[balancer] ${method} ${req.url} → ${targets[index]}: ${describeFailure(error)}`);
-            throw error;
-          });
+          return steps.forward(proxy, req, res, targets[index], body).then(
+            () => {
+              if (health) steps.markResult(servers[index], true, health); // passive: it answered
+            },
+            (error: unknown) => {
+              log(`[balancer] ${method} ${req.url} → ${targets[index]}: ${describeFailure(error)}`);
+              if (health) steps.markResult(servers[index], false, health); // passive: it failed
+              throw error;
+            },
+          );
         },
         (error) =>
-          steps.canRetry(error, { method, reusedConnection: outgoing.get(req)?.reusedSocket === true }),
+          error instanceof GatewayTimeout
+            ? steps.canRetryTimeout(error, method)
+            : steps.canRetry(error, { method, reusedConnection: outgoing.get(req)?.reusedSocket === true }),
       );
     } catch (error) {
-      throw error instanceof NotImplementedError ? error : new BadGateway(error);
+      if (error instanceof NotImplementedError || error instanceof GatewayTimeout) throw error;
+      throw new BadGateway(error);
     }
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => answerError(res, error));
   });
+  // Active checks run while the balancer listens, on a clock of their own.
+  let stopChecks: (() => void) | undefined;
+  /** Why the checks could not start: GET /_balancer/health answers it (thrown here, it would crash). */
+  let checksFailed: unknown;
+  server.on('listening', () => {
+    if (health && !stopChecks) {
+      try {
+        stopChecks = steps.startHealthChecks(servers, health, (one) => steps.checkServer(one.target, health));
+      } catch (error) {
+        checksFailed = error;
+        log(
+          `[balancer] health checks not started: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  });
   // Idle kept-alive connections to the servers would keep this process (or a test run) alive.
   server.on('close', () => {
+    stopChecks?.();
+    stopChecks = undefined;
     proxy.close();
     agent.destroy();
   });
   return server;
+}
+
+/** GET /_balancer/health: each server's state, for an operator (and the specs). */
+function healthReport(servers: ServerHealth[], health: HealthRules | undefined) {
+  return {
+    checks: health ? 'on' : 'off',
+    servers: servers.map((one) => ({
+      target: one.target,
+      state: one.up ? 'up' : 'down',
+      failuresInARow: one.failuresInARow,
+      successesInARow: one.successesInARow,
+    })),
+  };
 }
 
 /** The order in which to try the servers: `first`, then the ones after it, wrapping around. */
@@ -185,6 +314,10 @@ function answerError(res: ServerResponse, error: unknown): void {
   }
   if (error instanceof BadGateway) {
     sendJson(res, 502, { error: 'bad_gateway', message: error.message });
+    return;
+  }
+  if (error instanceof GatewayTimeout) {
+    sendJson(res, 504, { error: 'gateway_timeout', message: error.message });
     return;
   }
   const { status, body } = describeError(error); // 413, 501 (an unfinished step), 500

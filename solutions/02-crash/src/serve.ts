@@ -47,21 +47,24 @@ function drainOnSigterm(server: Server, options: ServeOptions): void {
     // The deadline bounds the whole shutdown: a stuck request (or a stuck onShutdown) must not keep a
     // deploy waiting for ever.
     const deadline = setTimeout(() => {
-      console.error(`[${options.serverId}] drain timeout: exiting with requests still open`);
+      console.error(
+        `[${options.serverId}] drain timeout: not shut down after ${options.drainTimeoutMs} ms, exiting`,
+      );
       process.exit(DRAIN_TIMEOUT_EXIT_CODE);
     }, options.drainTimeoutMs);
 
     // close() stops accepting connections at once; its callback runs when the last one has ended.
     server.close(async () => {
+      let code = 0;
       try {
         await options.onShutdown?.();
       } catch (error) {
         console.error(`[${options.serverId}] shutdown failed:`, error);
-        process.exit(DRAIN_TIMEOUT_EXIT_CODE);
+        code = DRAIN_TIMEOUT_EXIT_CODE;
       }
       clearTimeout(deadline);
-      console.log(`[${options.serverId}] drained, bye`);
-      process.exit(0);
+      console.log(`[${options.serverId}] drained, bye (exit code ${code})`);
+      process.exit(code);
     });
     // Connections that are idle right now (keep-alive, between requests) end at once. (Node 19+ does
     // this inside close(); saying it keeps the intent visible.)

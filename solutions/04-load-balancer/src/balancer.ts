@@ -12,7 +12,7 @@
  * 502 JSON. The balancer itself never crashes: not on a dead server, a server dying mid-answer, or bad
  * input.
  */
-import { Agent, type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, get, type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 // The given file lives once, in the lesson folder; this path works from solutions/ and from lessons/.
@@ -21,12 +21,18 @@ import {
   balancerServer,
   bodyTooLarge,
   cookieValue,
+  GatewayTimeout,
+  type HealthRules,
   PIN_COOKIE,
+  type ServerHealth,
   sendJson,
+  type Timeouts,
 } from '../../../lessons/04-load-balancer/src/plumbing';
 
 export {
+  BALANCER_HEALTH_PATH,
   type BalancerOptions,
+  GatewayTimeout,
   PIN_COOKIE,
   STRATEGIES,
   type Strategy,
@@ -34,12 +40,15 @@ export {
 
 /** The balancer as an http.Server, not yet listening: call `.listen(port)` on it, `.close()` when done. */
 export function createBalancer(options: BalancerOptions): Server {
-  const steps = { roundRobin, createProxy, readBody, forward, readPin, pinCookie, tryInTurn, canRetry };
+  const steps = {
+    ...{ roundRobin, createProxy, readBody, forward, readPin, pinCookie, tryInTurn, canRetry },
+    ...{ markResult, checkServer, startHealthChecks, serversToTry, limitTime, canRetryTimeout },
+  };
   return balancerServer(options, steps);
 }
 
 // Step 1 — take turns (round-robin).
-function roundRobin(count: number): () => number {
+export function roundRobin(count: number): () => number {
   let next = 0;
   return () => {
     const index = next;
@@ -150,4 +159,98 @@ function canRetry(error: unknown, request: { method: string; reusedConnection: b
   // A kept-alive connection the server had just closed (it died, or drained): the request most
   // likely never reached it either — but it might have, so only when running it twice does no harm.
   return code === 'ECONNRESET' && request.reusedConnection && IDEMPOTENT.has(request.method);
+}
+
+// Step 5 — health checks: passive (the requests) and active (GET /health on a clock of its own).
+export function markResult(server: ServerHealth, ok: boolean, rules: HealthRules): void {
+  // Only results in a row count: one failure among successes (or the reverse) starts nothing.
+  if (ok) {
+    server.successesInARow += 1;
+    server.failuresInARow = 0;
+    if (!server.up && server.successesInARow >= rules.rise) server.up = true;
+  } else {
+    server.failuresInARow += 1;
+    server.successesInARow = 0;
+    if (server.up && server.failuresInARow >= rules.fall) server.up = false;
+  }
+}
+
+function checkServer(target: string, rules: HealthRules): Promise<boolean> {
+  return new Promise((resolve) => {
+    // Its own connection (no agent): a check must not queue behind visitors' requests, nor keep a
+    // connection to a server that may be dying.
+    const check = get(`${target}${rules.path}`, { agent: false, timeout: rules.timeoutMs }, (res) => {
+      res.resume(); // read the body to its end: nothing in it matters
+      resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+    });
+    check.on('timeout', () => check.destroy(new Error(`no answer within ${rules.timeoutMs} ms`)));
+    check.on('error', () => resolve(false)); // refused, reset, timed out: failed
+  });
+}
+
+function startHealthChecks(
+  servers: ServerHealth[],
+  rules: HealthRules,
+  check: (server: ServerHealth) => Promise<boolean>,
+): () => void {
+  const checking = new Set<ServerHealth>();
+  const round = () => {
+    // Side by side, never one after the other: a server whose check hangs must not delay the others.
+    for (const server of servers) {
+      if (checking.has(server)) continue; // its last check is still under way
+      checking.add(server);
+      check(server)
+        .then((ok) => markResult(server, ok, rules))
+        .finally(() => checking.delete(server));
+    }
+  };
+  round();
+  const timer = setInterval(round, rules.intervalMs);
+  return () => clearInterval(timer);
+}
+
+function serversToTry(order: number[], servers: ServerHealth[]): number[] {
+  const up = order.filter((index) => servers[index]?.up);
+  // Every server down: try them all anyway. A health check can be wrong (the /health route broke, not
+  // the shop); refusing every visitor would make sure of an outage.
+  return up.length > 0 ? up : order;
+}
+
+// Step 6 — timeouts: a connect timeout and a response timeout for every request sent to a server.
+function limitTime(proxyReq: ClientRequest, timeouts: Timeouts): void {
+  const socket = proxyReq.socket;
+  let connectTimer: NodeJS.Timeout | undefined;
+  let responseTimer: NodeJS.Timeout | undefined;
+  const startResponseTimer = () => {
+    responseTimer = setTimeout(
+      () => proxyReq.destroy(new GatewayTimeout('response', timeouts.responseMs)),
+      timeouts.responseMs,
+    );
+  };
+  if (socket?.connecting) {
+    connectTimer = setTimeout(
+      () => proxyReq.destroy(new GatewayTimeout('connect', timeouts.connectMs)),
+      timeouts.connectMs,
+    );
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      startResponseTimer();
+    });
+  } else {
+    startResponseTimer(); // a kept-alive connection: already connected
+  }
+  const clear = () => {
+    clearTimeout(connectTimer);
+    clearTimeout(responseTimer);
+  };
+  proxyReq.once('response', clear);
+  proxyReq.once('close', clear);
+}
+
+function canRetryTimeout(error: GatewayTimeout, _method: string): boolean {
+  // No connection, so nothing was sent: safe to send anywhere, like a refusal. A request that timed
+  // out waiting for its answer is at the server, which may be working on it (and is overloaded or
+  // hung): sending it again, even a GET, doubles the load where it hurts and makes the visitor wait
+  // twice. So: never.
+  return error.phase === 'connect';
 }
