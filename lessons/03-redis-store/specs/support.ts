@@ -50,6 +50,8 @@ export function gatedLesson(needs: number) {
 
 /** Starting and stopping redis-servers: milliseconds, but a machine under load can take seconds. */
 const HOOK_TIMEOUT_MS = 30_000;
+/** How long a server process may take to answer /health (half a second on an idle machine). */
+const SERVER_READY_MS = 25_000;
 
 /**
  * A server process of this lesson (src/server.ts), shared by a file's tasks (kit sharedServer).
@@ -76,6 +78,8 @@ export function lessonServer(
     entry: 'server.ts',
     env: env(),
     recordTodos: false,
+    // A bound, not a speed test: at load 20 on two cores a boot was seen to take ~10 s.
+    readyTimeoutMs: SERVER_READY_MS,
   }));
 }
 

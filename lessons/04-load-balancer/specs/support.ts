@@ -41,6 +41,13 @@ export function useBalancers() {
   });
 
   return {
+    /**
+     * Builds (and drops) a balancer over a placeholder target, never listening: an unfinished step
+     * that createBalancer runs (Steps 1–2) fails the task at once, before it waits for any server.
+     */
+    preflight(strategy: BalancerOptions['strategy'] = 'round-robin'): void {
+      createBalancer({ targets: ['http://127.0.0.1:9'], strategy });
+    },
     async start(options: BalancerOptions): Promise<RunningBalancer> {
       const server = createBalancer(options);
       running.add(server);

@@ -13,6 +13,8 @@
  * The last task SIGKILLs server 3 in the middle of a burst.
  * Run: npm test lessons/06
  */
+
+import { WatchError } from 'redis';
 import { unfinishedSteps } from '../../../kit/course/unfinished';
 import { lessonSrcDir } from '../../../kit/jest/target';
 import { type Answer, Visitor } from '../../../kit/spec/browser';
@@ -105,6 +107,41 @@ function arranged(adds: Answer[]): void {
   );
 }
 
+/**
+ * Why a cart does not show what was added to it: what Redis holds at the visitor's key, and for how long,
+ * tells the likely mistakes apart. `count` items were added in all.
+ */
+async function whyNotAsAdded(
+  key: string,
+  shown: Array<{ name?: string; quantity?: number }>,
+  added: CartItem[],
+  count: number,
+): Promise<string> {
+  const [hash, ms] = await Promise.all([redis.client.hGetAll(key), redis.client.pTTL(key)]);
+  const held = Object.values(hash).reduce((sum, quantity) => sum + Number(quantity), 0);
+  const foreign = shown.filter((line) => !added.some((item) => item.name === line.name));
+  const showed = shown.reduce((sum, line) => sum + (line.quantity ?? 1), 0);
+  if (foreign.length > 0)
+    return (
+      `It shows items this visitor never added (${foreign.map((line) => line.name).join(', ')}), and Redis holds ` +
+      `${held} at ${key}: every visitor's cart must live under the key of their own session (cart.key).`
+    );
+  if (ms === -2 || (ms >= 0 && ms < TTL_MS - 5_000))
+    return (
+      `Right after the adds the cart's key ${ms === -2 ? 'is gone already' : `expires in ${ms} ms`}, not in about ` +
+      `${TTL_MS} (SESSION_TTL_SECONDS=${TTL_SECONDS}): lines vanish with the key — is the expiry in the right unit?`
+    );
+  if (held === count && showed !== count)
+    return (
+      `Redis holds all ${count} at ${key}, but GET /cart showed ${showed}: the server answered with a cart it did ` +
+      'not read from Redis.'
+    );
+  return (
+    `Redis holds ${held} at ${key}: ${count - held} adds were lost. An add must make Redis add 1 to the line's ` +
+    'quantity: writing a quantity instead (one read before, or a fixed 1) overwrites what the adds in between wrote.'
+  );
+}
+
 // ── Step 1: adds that never undo each other ─────────────────────────────────────────────────────
 
 topic('when one visitor sends many adds at once (the race)', () => {
@@ -131,7 +168,7 @@ topic('when one visitor sends many adds at once (the race)', () => {
         const lines = typeof cart.body === 'object' && Array.isArray(cart.body.items) ? cart.body.items : [];
         const kept = lines.reduce((sum, line) => sum + (line.quantity ?? 1), 0);
         const failed = [first, ...answers].filter((answer) => answer.status !== 201);
-        return { failed, cart, lines, kept };
+        return { failed, cart, lines, kept, visitor };
       };
 
       // Before: lesson 01's cart, in the session (lesson 05's sessions), at /v1. The race is never lost
@@ -150,6 +187,11 @@ topic('when one visitor sends many adds at once (the race)', () => {
 
       const after = await burst('/cart');
       const problem = after.failed[0];
+      const sessionId = after.visitor.sessionId();
+      const why =
+        !problem && after.kept !== 21 && sessionId
+          ? ` ${await whyNotAsAdded(`cart:${sessionId}`, after.lines, [{ name: 'item 0', price: 1 }, ...items('item', 20)], 21)}`
+          : '';
       assert(
         !problem && after.cart.status === 200 && after.kept === 21,
         `${beforeSaid}\nYours (POST /cart/items): ${
@@ -157,8 +199,8 @@ topic('when one visitor sends many adds at once (the race)', () => {
             ? `${after.failed.length} of 21 adds were answered ${problem.status}${
                 problem.status === 501 ? ' (not implemented yet)' : ` ${JSON.stringify(problem.body)}`
               }`
-            : `kept ${after.kept} of 21 (GET /cart: ${after.cart.status} ${said(after.lines as CartLine[])})`
-        }.`,
+            : `kept ${after.kept} of 21 (GET /cart: ${after.cart.status} ${said(after.lines as CartLine[])}).${why}`
+        }`,
       );
     },
   );
@@ -199,13 +241,15 @@ topic('when one visitor sends many adds at once (the race)', () => {
         const expected = own.map((item) => `${item.name} ×1`).sort();
         const shown = (cart?.items ?? []).map((line) => `${line.name} ×${line.quantity}`).sort();
         const stored = Object.keys(hash ?? {}).sort();
-        assert(
-          JSON.stringify(shown) === JSON.stringify(expected) &&
-            JSON.stringify(stored) === JSON.stringify(own.map(lineId).sort()),
-          `Alice and Bob each filled a cart at the same time. ${who}'s GET /cart shows ${said(cart?.items)} and ` +
-            `Redis holds ${stored.length} lines at ${cartKeyOf(visitor)}; ${who}'s own cart is ` +
-            `${expected.join(', ')}. Each visitor's cart lives under the key of their session (cart.key).`,
-        );
+        if (
+          JSON.stringify(shown) !== JSON.stringify(expected) ||
+          JSON.stringify(stored) !== JSON.stringify(own.map(lineId).sort())
+        )
+          throw new Error(
+            `Alice and Bob each filled a cart at the same time. ${who}'s GET /cart shows ${said(cart?.items)}; ` +
+              `${who}'s own cart is ${expected.join(', ')}. ` +
+              (await whyNotAsAdded(cartKeyOf(visitor), cart?.items ?? [], own, own.length)),
+          );
       }
     },
   );
@@ -245,28 +289,10 @@ topic('when one visitor sends many adds at once (the race)', () => {
         const visitor = visitors[i] as Visitor;
         const expected = catalog.map((item, i) => `${item.name} ×${i === 0 ? 11 : 10}`).sort();
         const shown = cart.items.map((line) => `${line.name} ×${line.quantity}`).sort();
-        const [hash, cartMs] = await Promise.all([
-          redis.client.hGetAll(cartKeyOf(visitor)),
-          redis.client.pTTL(cartKeyOf(visitor)),
-        ]);
-        const held = Object.values(hash).reduce((sum, quantity) => sum + Number(quantity), 0);
-        const foreign = cart.items.filter((line) => !catalog.some((item) => item.name === line.name));
-        const why =
-          foreign.length > 0
-            ? `It shows items this visitor never added (${said(foreign)}), and Redis holds ${held} at ` +
-              `${cartKeyOf(visitor)}: every visitor's cart must live under the key of their own session (cart.key).`
-            : cartMs === -2 || (cartMs >= 0 && cartMs < TTL_MS - 5_000)
-              ? `Right after the adds the cart's key ${cartMs === -2 ? 'is gone already' : `expires in ${cartMs} ms`}, ` +
-                `not in about ${TTL_MS} (SESSION_TTL_SECONDS=${TTL_SECONDS}): lines vanish with the key — is the ` +
-                'expiry in the right unit?'
-              : held === 51
-                ? `Redis holds all 51 at ${cartKeyOf(visitor)}, but GET /cart on another server showed ${cart.count}: ` +
-                  'the server answered with a cart it did not read from Redis.'
-                : 'Every add that reads the quantity, then writes a new one, can write the same number as another.';
         assert(
           JSON.stringify(shown) === JSON.stringify(expected),
           `One Sock, then 50 adds at once (10 of each of 5 items) through 3 servers: the cart holds ${said(cart.items)}, ` +
-            `not ${expected.join(', ')}. ${why}`,
+            `not ${expected.join(', ')}. ${await whyNotAsAdded(cartKeyOf(visitor), cart.items, catalog, 51)}`,
         );
         assert(cart.count === 51, `The cart says count ${cart.count}: 51 items were added.`);
         assert(cart.total === 25203.5, `The cart's total is ${cart.total}, not 25203.5.`);
@@ -482,8 +508,17 @@ topic('when a visitor takes items out', () => {
       const strangers = await new Visitor().delete(one, removePath(socks));
       const keysAfter = await redis.client.keys('*');
 
-      expect([first.status, second.status, third.status]).toEqual([200, 200, 404]);
-      expect(lineOf(first.body.items, socks)?.quantity).toBe(1);
+      const statuses = [first.status, second.status, third.status];
+      assert(
+        JSON.stringify(statuses) === '[200,200,404]',
+        `Socks ×2 and a Hat, then three removes of Socks, one after the other: answered ${statuses.join(', ')}, ` +
+          'not 200, 200, then 404 (none left to take off).',
+      );
+      assert(
+        lineOf(first.body.items, socks)?.quantity === 1 && lineOf(first.body.items, hat)?.quantity === 1,
+        `Taking one pair off Socks ×2 answered ${said(first.body.items)}: one less is Socks ×1 (and the Hat stays). ` +
+          'The answer shows the cart right after the change.',
+      );
       assert(
         lineOf(second.body.items, socks) === undefined,
         `Taking the last pair of Socks off left ${said(second.body.items)}: at zero the line must go.`,
@@ -494,8 +529,11 @@ topic('when a visitor takes items out', () => {
         JSON.stringify(hash) === JSON.stringify({ [lineId(hat)]: '1' }),
         `Redis holds ${JSON.stringify(hash)} for the cart: only the Hat's field, at 1, should be left.`,
       );
-      expect(strangers.status).toBe(404);
-      expect(keysAfter.filter((key) => !keysBefore.includes(key))).toEqual([]);
+      assert(
+        strangers.status === 404 && keysAfter.every((key) => keysBefore.includes(key)),
+        `A visitor with no cart removing Socks: answered ${strangers.status} ${JSON.stringify(strangers.body)}, and ` +
+          `Redis has ${keysAfter.length - keysBefore.length} new keys: it should be a 404, and create nothing.`,
+      );
     },
   );
 
@@ -652,7 +690,12 @@ topic('when another request changes the cart in the middle of a remove (in-proce
 
       assert(
         'value' in outcome,
-        `removeFromCart threw ${'error' in outcome ? errorSaid(outcome.error) : ''}.`,
+        `Socks ×2; your remove read 2, then another remove took one off before your write, and removeFromCart threw ` +
+          `${'error' in outcome ? errorSaid(outcome.error) : ''}. ${
+            'error' in outcome && outcome.error instanceof WatchError
+              ? 'A WatchError is not a failure to report: it says the read went stale — WATCH again, read again, decide again.'
+              : ''
+          }`,
       );
       assert(
         JSON.stringify(hash) === '{}',

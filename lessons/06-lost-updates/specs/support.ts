@@ -118,5 +118,8 @@ export function plainVisitor() {
   return {
     post: (to: { url: string }, path: string, item: object) => send(to, 'POST', path, item),
     get: (to: { url: string }, path: string) => send(to, 'GET', path),
+    /** The session id in the signed cookie (`connect.sid=s%3A<id>.<signature>`), once there is one. */
+    sessionId: (): string | undefined =>
+      /^connect\.sid=s:([^.]+)\./.exec(decodeURIComponent(cookie ?? ''))?.[1],
   };
 }
