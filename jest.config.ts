@@ -12,7 +12,7 @@
  * A lesson whose specs import kit/spec/redis gets the embedded Redis global setup; Jest runs a
  * project's global setup only when one of its specs is selected, so lessons 01–02 never start Redis.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from 'jest';
@@ -44,6 +44,8 @@ const common = {
 } satisfies Project;
 
 function specFiles(dir: string): string[] {
+  // A lesson being written may have no specs folder yet.
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.spec.ts'))
     .map((file) => join(dir, file));

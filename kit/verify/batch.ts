@@ -20,6 +20,8 @@ export interface BatchItem {
   files: LessonFiles;
   /** Spec files to run, relative to the course root (lessons/NN/specs/x.spec.ts). */
   specs: string[];
+  /** Only these tasks of those files (full names, as Jest reports them); every other task is skipped. */
+  tasks?: string[];
 }
 
 export interface ItemRun {
@@ -71,6 +73,7 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
       config,
       JSON.stringify(batchConfig(chunk.map((item, i) => join(dirs[i] ?? '', 'lessons', item.lesson)))),
     );
+    const onlyTasks = onlyTasksFile(config, chunk, dirs);
     const run = await runJest({
       cwd: ROOT,
       patterns: [],
@@ -81,6 +84,7 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
         COURSE_TARGET: 'lessons',
         COURSE_GRADE_CATALOG: options.catalog,
         ...(options.stopAfterFailure ? { COURSE_STOP_AFTER_FAILURE: '1' } : {}),
+        ...(onlyTasks ? { COURSE_ONLY_TASKS: onlyTasks } : {}),
       },
       timeoutMs: options.timeoutMs,
     });
@@ -100,6 +104,19 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
       return itemRun;
     });
   });
+}
+
+/** kit/spec/task.ts's COURSE_ONLY_TASKS file for the chunk's items that name tasks (none: undefined). */
+function onlyTasksFile(config: string, chunk: BatchItem[], dirs: string[]): string | undefined {
+  const only: Record<string, string[]> = {};
+  chunk.forEach((item, i) => {
+    if (!item.tasks) return;
+    for (const spec of item.specs) only[join(dirs[i] ?? '', spec)] = item.tasks;
+  });
+  if (Object.keys(only).length === 0) return undefined;
+  const file = config.replace(/\.json$/, '.only-tasks.json');
+  writeFileSync(file, JSON.stringify(only));
+  return file;
 }
 
 /** The lessons' Jest project (jest.config.ts), over the chunk's copies of the lessons. */

@@ -225,9 +225,10 @@ async function stepRuns(scratch: string, lessons: string[], options: Options): P
 
 /**
  * Every wrong solution the course keeps: at least one task of its lesson must fail (and the specs
- * must have loaded). First only the spec file that caught it last time (solutions/NN/mistakes/
- * caught-by.json), each file ending at its first failing task; a mistake that file no longer catches
- * runs again with every spec file its change can reach.
+ * must have loaded). First only the task that caught it last time (solutions/NN/mistakes/
+ * caught-by.json: its spec file, every other task of it skipped); a mistake that task no longer
+ * catches runs again with every spec file its change can reach, each file ending at its first failing
+ * task.
  */
 async function mistakeRuns(scratch: string, lessons: string[], options: Options): Promise<Check[]> {
   const checks: Check[] = [];
@@ -254,16 +255,25 @@ async function mistakeRuns(scratch: string, lessons: string[], options: Options)
     catchers.set(lesson, known);
     return known;
   };
+  // First only the task that caught it last time; a mistake it no longer catches gets every task of
+  // every spec file its change can reach.
   const hinted = pending.map((entry) => {
     const last = catchers.get(entry.mistake.lesson)?.[entry.mistake.id];
     const spec = last && `lessons/${entry.mistake.lesson}/${last.spec}`;
-    return { ...entry, specs: spec && entry.reach.includes(spec) ? [spec] : entry.reach };
+    return spec && entry.reach.includes(spec)
+      ? { ...entry, specs: [spec], tasks: [last.task] as string[] | undefined }
+      : { ...entry, specs: entry.reach, tasks: undefined };
   });
   const again: typeof hinted = [];
   const verdicts = new Map<Mistake, Check>();
   const judge = async (round: typeof hinted, last: boolean) => {
     const runs = await runBatch(
-      round.map((entry) => ({ lesson: entry.mistake.lesson, files: entry.files, specs: entry.specs })),
+      round.map((entry) => ({
+        lesson: entry.mistake.lesson,
+        files: entry.files,
+        specs: entry.specs,
+        tasks: entry.tasks,
+      })),
       {
         trees,
         scratch,
@@ -300,8 +310,8 @@ async function mistakeRuns(scratch: string, lessons: string[], options: Options)
               .find((line) => line.trim()) ?? '';
           console.log(`    caught by: ${caughtBy.fullName}\n      ${message.trim().slice(0, 200)}`);
         }
-      } else if (!last && entry.specs.length < entry.reach.length) {
-        again.push({ ...entry, specs: entry.reach });
+      } else if (!last && (entry.tasks || entry.specs.length < entry.reach.length)) {
+        again.push({ ...entry, specs: entry.reach, tasks: undefined });
       } else {
         progress(`${mistake.lesson} mistake ${mistake.id}: NOT caught (${run.seconds.toFixed(1)} s)`);
         verdicts.set(

@@ -45,7 +45,7 @@ const [server1, server2] = fleet as [(typeof fleet)[0], (typeof fleet)[0]];
 // All three boot side by side as the file begins; each task awaits the ones it needs.
 beforeAll(() => {
   if (blocked()) return;
-  for (const server of fleet) server.get().catch(() => undefined);
+  for (const server of fleet) server.warm();
 }, timeout);
 
 function must(condition: unknown, message: string): asserts condition {

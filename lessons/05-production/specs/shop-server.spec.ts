@@ -75,6 +75,14 @@ const NEW_SECRET = 'new-secret-2025-b84d20f6';
 const ANSWER_WITHIN_MS = 1_000;
 /** Bound on "Redis is back, the client is ready again": generous, node-redis's own fallback included. */
 const RECOVERY_WITHIN_MS = 5_000;
+/**
+ * The same for the in-process client of Step 2, whose reconnect strategy may still be Step 3's todo():
+ * node-redis then falls back to its own backoff (up to 2.2 s between attempts). A bound, not a speed
+ * test: Step 3's tasks check your backoff itself.
+ */
+const RECONNECT_WITHIN_MS = 10_000;
+/** A command sent while Redis is cut off: settled within this time means it did not wait for Redis. */
+const FAILS_AT_ONCE_MS = 1_000;
 const CONCURRENT_VISITORS = 50;
 /** Noticing an outage: every request answered within 1 s, the cart no longer served within 5 s. */
 const OUTAGE = { answerWithinMs: ANSWER_WITHIN_MS, withinMs: RECOVERY_WITHIN_MS };
@@ -380,33 +388,33 @@ topic('the client connectRedis gives (in-process, on this file’s Redis)', () =
           2_000,
           5,
         );
-        const started = performance.now();
+        // Redis stays cut off until this settles or the bound passes: a command that waits in the
+        // offline queue cannot be answered in that time, one that fails at once settles in a moment.
         const whileDown = await within(
           client.ping().then(
-            () => 'it was answered once Redis was back',
+            () => 'it was answered',
             (error: Error) => `it failed: ${error.message}`,
           ),
-          300,
+          FAILS_AT_ONCE_MS,
         );
-        const waited = performance.now() - started;
         await proxy.reopen();
         const back = await pollUntil(
           async () => client.isReady,
           (ready) => ready,
-          RECOVERY_WITHIN_MS,
+          RECONNECT_WITHIN_MS,
           5,
         );
 
         expect(noticed.ok).toBe(true);
-        if (whileDown === undefined || waited > 100) {
+        if (whileDown === undefined || !whileDown.startsWith('it failed')) {
           throw new Error(
-            `A command sent while Redis was out of reach waited ${Math.round(waited)} ms (${whileDown ?? 'no answer'}): ` +
-              'it should fail at once, not wait in the offline queue until Redis is back.',
+            `A command sent while Redis was out of reach was still waiting after ${FAILS_AT_ONCE_MS} ms ` +
+              `(${whileDown ?? 'no answer'}): it should fail at once, not wait in the offline queue until Redis is back.`,
           );
         }
         if (!back.ok)
           throw new Error(
-            `The client was not connected again ${RECOVERY_WITHIN_MS} ms after Redis was back.`,
+            `The client was not connected again ${RECONNECT_WITHIN_MS} ms after Redis was back: it should reconnect by itself.`,
           );
         expect(await client.ping()).toBe('PONG');
       } finally {

@@ -64,9 +64,9 @@ const web3 = shopServer(servers, 'web-3', () => redis.url);
 beforeAll(() => {
   // The first task needs two servers even on the untouched starter (it measures the cart as it was);
   // the third only once Step 1 is done.
-  web1.get().catch(() => undefined);
-  web2.get().catch(() => undefined);
-  if (unfinishedSteps(lessonSrcDir(LESSON))[0]?.step !== 1) web3.get().catch(() => undefined);
+  web1.warm();
+  web2.warm();
+  if (unfinishedSteps(lessonSrcDir(LESSON))[0]?.step !== 1) web3.warm();
 });
 
 // A Redis of the file's own, for the one task that counts the connections Redis accepts (the run's

@@ -51,7 +51,7 @@ export function shopServer(
     recordTodos: false,
     // Three servers boot at once on two cores, beside whatever else runs: a generous bound (each task
     // has PROCESS_TIMEOUT_MS), never a wait — /health answers as soon as a server is up.
-    readyTimeoutMs: 20_000,
+    readyTimeoutMs: 25_000,
   }));
 }
 
