@@ -5,7 +5,8 @@
  *   2. a `redis-server` on PATH (apt-get install redis-server, brew install redis);
  *   3. redis-memory-server's own download-and-build (needs internet, make and a C compiler; once).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { RedisMemoryServer } from 'redis-memory-server';
 
@@ -65,15 +66,19 @@ export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = [
         'That needs internet access, make and a C compiler, and takes a minute or two (once).\n',
     );
   }
+  // A folder of its own: redis-server loads any dump.rdb in its working folder at start (a replica
+  // writes one there when it syncs), and a Redis that starts with someone else's keys is no fresh Redis.
+  const dir = mkdtempSync(join(tmpdir(), 'course-redis-'));
   const server = new RedisMemoryServer({
     autoStart: false,
     binary: binary.path ? { systemBinary: binary.path } : {},
-    instance: { ip: '127.0.0.1', args },
+    instance: { ip: '127.0.0.1', args: ['--dir', dir, ...args] },
   });
   try {
     await server.start();
   } catch (error) {
     await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
     const reason = error instanceof Error ? error.message : String(error);
     throw new RedisUnavailableError(`Could not start Redis (${binary.source}): ${reason}\n  ${FIXES}`);
   }
@@ -83,8 +88,10 @@ export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = [
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
       await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
     restart: async () => {
+      mkdirSync(dir, { recursive: true });
       await server.start();
     },
   };
