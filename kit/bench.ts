@@ -8,6 +8,9 @@
  *   npm run bench                      5 runs each, every lesson
  *   npm run bench -- --runs 3 --lesson 03
  *   npm run bench -- --readme          also rewrite the timing table in README.md
+ *   npm run bench -- --throughput      req/s and p50/p99 instead: memory vs Redis store, balancer vs direct
+ *                                      vs HAProxy, keep-alive agent vs none (kit/drill/throughput.ts;
+ *                                      --duration S, --rounds N, --variants)
  *
  * Use it before you write a number into a README: numbers there are measured, with the command.
  */
@@ -16,6 +19,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { lessonIds } from './course/lessons';
+import { runThroughput } from './drill/throughput';
 import { ROOT } from './jest/target';
 import { runJest } from './verify/runs';
 
@@ -30,6 +34,10 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     lesson: { type: 'string', multiple: true },
     readme: { type: 'boolean' },
+    throughput: { type: 'boolean' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    variants: { type: 'boolean' },
   },
 });
 const runs = Math.max(1, Number(values.runs) || 5);
@@ -131,4 +139,7 @@ function writeReadme(table: string): void {
   console.log('README.md: timing table rewritten.');
 }
 
-void main();
+if (values.throughput) {
+  const [duration, rounds] = [Number(values.duration) || 5, Math.max(1, Number(values.rounds) || 2)];
+  void runThroughput({ duration, rounds, connections: 20, variants: values.variants === true });
+} else void main();
