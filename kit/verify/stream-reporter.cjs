@@ -23,7 +23,10 @@ class StreamReporter {
 
   onTestFileResult(test, result) {
     if (result.testExecError) {
-      emit({ kind: 'file-error', file: test.path, message: String(result.testExecError.message ?? '') });
+      // Some failures (a worker that died, a hook that timed out) carry their text in stack, not message.
+      const error = result.testExecError;
+      const message = [error.message, error.stack, result.failureMessage].find((text) => text && String(text).trim());
+      emit({ kind: 'file-error', file: test.path, message: String(message ?? JSON.stringify(error)) });
     }
     emit({ kind: 'file-done', file: test.path });
   }
