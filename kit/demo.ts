@@ -1,12 +1,14 @@
 /**
  * `npm run demo` — watch a cart vanish, then survive. Real server processes, a real crash, a real
- * redis-server; the course's story in two acts, printed as it happens.
+ * redis-server; the course's story in three acts, printed as it happens: a sticky cart dies with its
+ * server; a cart in Redis survives; then Redis itself dies, and Sentinel fails over (lesson 07).
  *
  *   npm run demo             runs the finished lessons (reference solutions)
- *   npm run demo -- --mine   runs your code in lessons/02-crash and lessons/03-redis-store
+ *   npm run demo -- --mine   runs your code in lessons/02-crash, lessons/03-redis-store and lessons/07-redis-ha
  */
 
 import { prepareTarget } from './jest/target';
+import { actThreeFailover } from './redis/demo-failover';
 import { type EmbeddedRedis, findRedisBinary, startEmbeddedRedis } from './redis/embedded';
 import { type Answer, Visitor } from './spec/browser';
 import { type ServerProcess, serverProcesses } from './spec/processes';
@@ -86,6 +88,7 @@ async function main() {
     await actOneSticky();
     redis = await startEmbeddedRedis(findRedisBinary());
     await actTwoStateless(redis);
+    await actThreeFailover({ processes, say, mine });
   } finally {
     await processes.stopAll();
     await redis?.stop();
