@@ -25,7 +25,9 @@ class StreamReporter {
     if (result.testExecError) {
       // Some failures (a worker that died, a hook that timed out) carry their text in stack, not message.
       const error = result.testExecError;
-      const message = [error.message, error.stack, result.failureMessage].find((text) => text && String(text).trim());
+      const message = [error.message, error.stack, result.failureMessage].find(
+        (text) => text && String(text).trim(),
+      );
       emit({ kind: 'file-error', file: test.path, message: String(message ?? JSON.stringify(error)) });
     }
     emit({ kind: 'file-done', file: test.path });
