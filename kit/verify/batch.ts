@@ -98,7 +98,14 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
         fileErrors: run.fileErrors.filter((error) => mine(error.file)),
         finished: files.every((times) => times?.ended !== undefined),
         timedOut: run.timedOut,
-        seconds: files.reduce((sum, times) => sum + ((times?.ended ?? 0) - (times?.started ?? 0)) / 1000, 0),
+        // A file whose start was not reported (all its tasks skipped) counts as no time, not as -epoch.
+        seconds: files.reduce(
+          (sum, times) =>
+            sum +
+            (times?.started !== undefined && times.ended !== undefined ? times.ended - times.started : 0) /
+              1000,
+          0,
+        ),
       };
       options.onItem?.(item, itemRun);
       return itemRun;
