@@ -5,10 +5,11 @@
  *   2. a `redis-server` on PATH (apt-get install redis-server, brew install redis);
  *   3. redis-memory-server's own download-and-build (needs internet, make and a C compiler; once).
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { RedisMemoryServer } from 'redis-memory-server';
+import { isExecutable, onPath } from '../executables';
 
 export type RedisBinary =
   | { source: 'REDISMS_SYSTEM_BINARY' | 'PATH'; path: string }
@@ -34,20 +35,9 @@ export function findRedisBinary(env: NodeJS.ProcessEnv = process.env): RedisBina
     }
     return { source: 'REDISMS_SYSTEM_BINARY', path: pinned };
   }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, 'redis-server');
-    if (dir && isExecutable(candidate)) return { source: 'PATH', path: candidate };
-  }
+  const found = onPath('redis-server', env);
+  if (found) return { source: 'PATH', path: found };
   return { source: 'download-and-build' };
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface EmbeddedRedis {

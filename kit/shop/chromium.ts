@@ -5,9 +5,8 @@
  * Which executable, in order: CHROMIUM_PATH, then `chromium`, `chromium-browser`, `google-chrome` on
  * PATH. None: one line that says how to install it (CI installs Debian's `chromium` in .ci/run).
  */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import { isExecutable, onPath } from '../executables';
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome'];
 
@@ -47,10 +46,8 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
     return pinned;
   }
   for (const name of NAMES) {
-    for (const dir of (env.PATH ?? '').split(delimiter)) {
-      const candidate = join(dir, name);
-      if (dir && isExecutable(candidate)) return candidate;
-    }
+    const found = onPath(name, env);
+    if (found) return found;
   }
   throw new ChromiumUnavailableError(INSTALL_CHROMIUM);
 }
@@ -62,14 +59,5 @@ export async function launchChromium(): Promise<Browser> {
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
     throw new ChromiumUnavailableError(`${executablePath} did not start headless: ${reason}`);
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
