@@ -18,7 +18,13 @@ const SERVERS = 3;
 const dir = mkdtempSync(join(tmpdir(), 'course-drill-spec-'));
 const children = new Set<ChildProcess>();
 
-function drill(only: 'sticky' | 'stateless'): Promise<DesignResult> {
+/** A design's result, and what the drill printed (its phase lines: why a figure is what it is). */
+interface Drilled {
+  result: DesignResult;
+  output: string;
+}
+
+function drill(only: 'sticky' | 'stateless'): Promise<Drilled> {
   const json = join(dir, `${only}.json`);
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -52,13 +58,24 @@ function drill(only: 'sticky' | 'stateless'): Promise<DesignResult> {
       const report = JSON.parse(readFileSync(json, 'utf8')) as DrillReport;
       const [result] = report.designs;
       if (!result) return reject(new Error(`no design in ${json}`));
-      resolve(result);
+      resolve({ result, output });
     });
   });
 }
 
-let sticky: Promise<DesignResult>;
-let stateless: Promise<DesignResult>;
+let sticky: Promise<Drilled>;
+let stateless: Promise<Drilled>;
+
+/** Runs the assertions on the design's result; one that fails carries the drill's own lines. */
+async function expectOf(design: Promise<Drilled>, check: (result: DesignResult) => void): Promise<void> {
+  const { result, output } = await design;
+  try {
+    check(result);
+  } catch (error) {
+    if (error instanceof Error) error.message += `\n\nWhat the drill printed:\n${output}`;
+    throw error;
+  }
+}
 
 beforeAll(() => {
   // Side by side: most of a design's time is spent waiting for server processes to start.
@@ -78,50 +95,52 @@ const timeout = 40_000;
 describe(`the Black Friday drill (${CARTS} carts, ${SERVERS} servers)`, () => {
   test(
     'sticky + memory sessions: the crash loses the carts filled on the crashed server, and only those',
-    async () => {
-      const { fill, readBack, crash } = await sticky;
-      expect(fill.filled).toBeGreaterThan(CARTS * 0.95);
-      // The routing: sticky pins each new visitor round-robin, so each server holds about a third.
-      const share = fill.filled / SERVERS;
-      expect(readBack.onCrashedServer).toBeGreaterThanOrEqual(Math.floor(share) - 2);
-      expect(readBack.onCrashedServer).toBeLessThanOrEqual(Math.ceil(share) + 2);
-      // Lost: the crashed server's carts (a cart whose read-back request failed counts as lost too).
-      expect(readBack.lost).toBeGreaterThanOrEqual(readBack.onCrashedServer);
-      expect(readBack.lost).toBeLessThanOrEqual(readBack.onCrashedServer + readBack.failedRequests);
-      expect(readBack.lostFrom).toEqual({ [crash.server]: readBack.lost });
-    },
+    () =>
+      expectOf(sticky, ({ fill, readBack, crash }) => {
+        expect(fill.filled).toBeGreaterThan(CARTS * 0.95);
+        // The routing: sticky pins each new visitor round-robin, so each server holds about a third.
+        const share = fill.filled / SERVERS;
+        expect(readBack.onCrashedServer).toBeGreaterThanOrEqual(Math.floor(share) - 2);
+        expect(readBack.onCrashedServer).toBeLessThanOrEqual(Math.ceil(share) + 2);
+        // Lost: the crashed server's carts (a cart whose read-back request failed counts as lost too).
+        expect(readBack.lost).toBeGreaterThanOrEqual(readBack.onCrashedServer);
+        expect(readBack.lost).toBeLessThanOrEqual(readBack.onCrashedServer + readBack.failedRequests);
+        expect(readBack.lostFrom).toEqual({ [crash.server]: readBack.lost });
+      }),
     timeout,
   );
 
   test(
     'round-robin + Redis sessions: the crash and the rolling restart lose nothing',
-    async () => {
-      const { fill, readBack, rolling } = await stateless;
-      expect(fill.filled).toBe(CARTS);
-      expect(readBack.lost).toBe(0);
-      expect(rolling.itemsAcknowledged).toBeGreaterThan(0);
-      expect(rolling.lostItems).toBe(0);
-    },
+    () =>
+      expectOf(stateless, ({ fill, readBack, rolling }) => {
+        expect(fill.filled).toBe(CARTS);
+        expect(readBack.lost).toBe(0);
+        expect(rolling.itemsAcknowledged).toBeGreaterThan(0);
+        expect(rolling.lostItems).toBe(0);
+      }),
     timeout,
   );
 
   test(
     'the rolling restart loses items under sticky + memory sessions',
-    async () => {
-      const { rolling } = await sticky;
-      expect(rolling.restarts.map((restart) => restart.exit)).toEqual(Array(SERVERS).fill('code 0'));
-      expect(rolling.lostItems).toBeGreaterThan(0);
-    },
+    () =>
+      expectOf(sticky, ({ rolling }) => {
+        expect(rolling.restarts.map((restart) => restart.exit)).toEqual(Array(SERVERS).fill('code 0'));
+        expect(rolling.lostItems).toBeGreaterThan(0);
+      }),
     timeout,
   );
 
   test(
     'heavy-tailed sessions: requests pile up on some servers under sticky, spread evenly under round-robin',
     async () => {
-      const [s, r] = [(await sticky).imbalance, (await stateless).imbalance];
-      // Round-robin gives each server every third request: max/mean is 1, give or take a request.
-      expect(r.requestsMaxOverMean).toBeLessThan(1.05);
-      expect(s.requestsMaxOverMean).toBeGreaterThan(r.requestsMaxOverMean);
+      const { result: roundRobin } = await stateless;
+      await expectOf(sticky, ({ imbalance }) => {
+        // Round-robin gives each server every third request: max/mean is 1, give or take a request.
+        expect(roundRobin.imbalance.requestsMaxOverMean).toBeLessThan(1.05);
+        expect(imbalance.requestsMaxOverMean).toBeGreaterThan(roundRobin.imbalance.requestsMaxOverMean);
+      });
     },
     timeout,
   );

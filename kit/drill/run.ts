@@ -343,11 +343,15 @@ async function rollingRestart(
       deploying = false;
     }
   })();
-  // The shoppers keep adding, in turn, for as long as the deploy lasts (at least one round each way).
-  let turn = 0;
-  const shopping = Array.from({ length: Math.min(concurrency, shoppers.length) }, async () => {
-    while (deploying && !hooks.aborted()) {
-      const one = shoppers[turn++ % shoppers.length] as (typeof shoppers)[number];
+  // The shoppers keep adding, in turn, for as long as the deploy lasts. Each worker has shoppers of
+  // its own (every `workers`-th one): a shopper is one tab, one add at a time. Shared, a request held
+  // up by a draining server would meet the same shopper's next add from another worker, and lesson
+  // 06's lost update (two read-modify-writes of one session) would be counted as the restart's loss.
+  const workers = Math.min(concurrency, shoppers.length);
+  const shopping = Array.from({ length: workers }, async (_, worker) => {
+    const mine = shoppers.filter((_, i) => i % workers === worker);
+    for (let turn = 0; deploying && !hooks.aborted(); turn++) {
+      const one = mine[turn % mine.length] as (typeof shoppers)[number];
       requests += 1;
       const reply = await add(one);
       if (reply.status !== 201)
