@@ -44,9 +44,12 @@ import {
   crashStory,
   drainStory,
   IN_FLIGHT_MS,
+  KNOCK_MS,
   killStory,
   PROMPT_MS,
   SHORT_DRAIN_MS,
+  STARTUP_LINE_MS,
+  STUCK_EXIT_MS,
   stuckStory,
   UNCAUGHT,
 } from './stories';
@@ -79,7 +82,7 @@ topic('when the server starts', () => {
 
       if (!startupLine) {
         throw new Error(
-          `server 5 (port ${server5.port}) printed no line naming its port. It printed:\n${server5.output() || '(nothing)'}`,
+          `server 5 (port ${server5.port}) printed no line naming its port (by ${STARTUP_LINE_MS} ms after it answered GET /health). It printed:\n${server5.output() || '(nothing)'}`,
         );
       }
       const missing = [
@@ -336,7 +339,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       throwIfNotImplemented(server7.output());
 
       if (knocked !== 'refused')
-        throw new Error(`server 7 still accepted new connections ${BOUND_MS} ms after SIGTERM.`);
+        throw new Error(`server 7 still accepted new connections ${KNOCK_MS} ms after SIGTERM.`);
       if (!refusedWhileInFlight)
         throw new Error('server 7 refused new connections only once its request in flight was over.');
     },
@@ -358,7 +361,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
       if (!exit || exitedAfterMs === undefined || exitedAfterMs > PROMPT_MS) {
         const late =
           exitedAfterMs === undefined
-            ? `still running ${BOUND_MS} ms`
+            ? `still running ${PROMPT_MS} ms`
             : `still running ${Math.round(exitedAfterMs)} ms`;
         throw new Error(
           `server 7 was ${late} after its last answer (a drained server exits within milliseconds; the bound is ${PROMPT_MS} ms).` +
@@ -385,7 +388,7 @@ topic('when a deploy stops the server (SIGTERM)', () => {
 
       if (!exit) {
         throw new Error(
-          `server 8 was still running ${BOUND_MS} ms after SIGTERM, with DRAIN_TIMEOUT_MS=${SHORT_DRAIN_MS} and a request stuck.`,
+          `server 8 was still running ${STUCK_EXIT_MS} ms after SIGTERM, with DRAIN_TIMEOUT_MS=${SHORT_DRAIN_MS} and a request stuck.`,
         );
       }
       if (tookMs < SHORT_DRAIN_MS)

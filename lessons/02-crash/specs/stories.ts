@@ -39,6 +39,15 @@ export const IN_FLIGHT_MS = 600;
 /** The stuck story: a short drain timeout, and a request that would take far longer. */
 export const SHORT_DRAIN_MS = 300;
 export const STUCK_MS = 20_000;
+/**
+ * Narrower bounds where a later event is already late by the task's own rule, so a wrong solution
+ * is told so without waiting out BOUND_MS: the startup line is printed before GET /health can answer
+ * (by then the process is listening); a refusal after the answer is already too late; a stuck server
+ * exits at its drain timeout.
+ */
+export const STARTUP_LINE_MS = PROMPT_MS;
+export const KNOCK_MS = IN_FLIGHT_MS + PROMPT_MS;
+export const STUCK_EXIT_MS = SHORT_DRAIN_MS + PROMPT_MS;
 /** Node prints this line (and the stack above it) when an error nobody caught ends the process. */
 export const UNCAUGHT = /^Node\.js v\d+\.\d+\.\d+$/m;
 
@@ -67,7 +76,10 @@ export const crashStory = startedOnce(async () => {
 export const killStory = startedOnce(async () => {
   needs(STEP_1);
   const server5 = await startServer('server-5', { ENABLE_CHAOS: '0' });
-  const startupLine = await server5.waitForOutput(new RegExp(`^.*\\b${server5.port}\\b.*$`, 'm'), BOUND_MS);
+  const startupLine = await server5.waitForOutput(
+    new RegExp(`^.*\\b${server5.port}\\b.*$`, 'm'),
+    STARTUP_LINE_MS,
+  );
   const shopper = new Visitor();
   const filled = await fillCart(shopper, server5);
 
@@ -98,10 +110,11 @@ export const drainStory = startedOnce(async () => {
       closedAt = at;
     });
 
-    const knocked = await knockUntilRefused(server7.port, BOUND_MS);
+    const knocked = await knockUntilRefused(server7.port, KNOCK_MS);
     const refusedWhileInFlight = knocked === 'refused' && !answered;
     const completed = await within(completion, BOUND_MS);
-    const exit = await within(stopping, BOUND_MS);
+    // Later than PROMPT_MS after the answer is too late: no need to wait and see.
+    const exit = await within(stopping, PROMPT_MS);
     const answeredAt = completed?.at ?? performance.now();
     return {
       server7,
@@ -127,7 +140,7 @@ export const stuckStory = startedOnce(async () => {
   const stuck = await requestInFlight(`${server8.url}/slow?ms=${STUCK_MS}`);
 
   const sentAt = performance.now();
-  const exit = await within(server8.kill('SIGTERM'), BOUND_MS);
+  const exit = await within(server8.kill('SIGTERM'), STUCK_EXIT_MS);
   const tookMs = Math.round(performance.now() - sentAt);
   stuck.hangUp();
   return { server8, exit, tookMs };
