@@ -26,7 +26,7 @@ import { buildSync } from 'esbuild';
 import { lessonSrcDir, ROOT } from '../jest/target';
 import { recordTiming } from '../timings';
 import { NotImplementedError, recordTodo } from '../todo';
-import { ownCopy } from './wait';
+import { headStartsWanted, ownCopy } from './wait';
 
 /** Tasks that wait for real processes to start get more than Jest's default 5 s. */
 export const PROCESS_TIMEOUT_MS = 30_000;
@@ -488,18 +488,18 @@ export function sharedServer(
     return starting;
   };
 
+  /** The running server, started if there is none (concurrent callers share one start). */
+  const get = (): Promise<ServerProcess> => running ?? start();
+
   return {
-    /** The running server, started if there is none (concurrent callers share one start). */
-    get(): Promise<ServerProcess> {
-      return running ?? start();
-    },
+    get,
     /**
-     * Starts it in the background (a beforeAll's head start: the first task that needs it waits less).
-     * Not when verify runs only some of the file's tasks (COURSE_ONLY_TASKS): then only a task that
-     * asks for the server starts it. A failed start is the task's to report, from get().
+     * Starts it in the background (a beforeAll's head start: the first task that needs it waits less;
+     * not when only some tasks run, see headStartsWanted). A failed start is the task's to report,
+     * from get().
      */
     warm(): void {
-      if (!process.env.COURSE_ONLY_TASKS) this.get().catch(() => undefined);
+      if (headStartsWanted()) get().catch(() => undefined);
     },
     /** A new process on the port of the previous one: the same server, restarted. */
     async restart(): Promise<ServerProcess> {

@@ -7,9 +7,19 @@
 import { NotImplementedError } from '../todo';
 
 /**
+ * Whether a file's head starts (begin(), warm(): what its tasks need, started as the file loads, so
+ * that processes boot side by side) are worth it. Not when verify runs only some of the file's tasks
+ * (COURSE_ONLY_TASKS, a mistake's first try): then only what the chosen task asks for starts, and
+ * the other tasks' processes do not take the CPU from the runs beside it.
+ */
+export function headStartsWanted(): boolean {
+  return !process.env.COURSE_ONLY_TASKS;
+}
+
+/**
  * Something slow (a server process, a story of several steps) started at most once per file, as early
- * as `begin()` is called (a beforeAll, so that a file's processes boot side by side); every `get()`
- * awaits that one start. A start that failed fails every task that needs it, the same way (an
+ * as `begin()` is called (a beforeAll, so that a file's processes boot side by side; see
+ * headStartsWanted) or else by the first `get()`; every `get()` awaits that one start. A start that failed fails every task that needs it, the same way (an
  * unfinished step names the same README step).
  */
 export function startedOnce<T>(start: () => Promise<T>) {
@@ -26,7 +36,7 @@ export function startedOnce<T>(start: () => Promise<T>) {
   };
   return {
     begin: (): void => {
-      get().catch(() => undefined); // the tasks that await it report any failure
+      if (headStartsWanted()) get().catch(() => undefined); // the tasks that await it report any failure
     },
     get,
   };

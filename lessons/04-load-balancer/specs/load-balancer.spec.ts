@@ -54,7 +54,7 @@ beforeAll(() => {
   } catch {
     return;
   }
-  for (const server of [memory1, memory2, redis1, redis2]) server.alive().catch(() => {});
+  for (const server of [memory1, memory2, redis1, redis2]) server.warm();
 });
 
 const timeout = PROCESS_TIMEOUT_MS;

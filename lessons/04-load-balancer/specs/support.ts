@@ -72,7 +72,7 @@ export function fleetServer(
   options: () => StartOptions,
 ) {
   const server = sharedServer(servers, () => ({ ...options(), env: { ...options().env, SERVER_ID: name } }));
-  return { name, alive: server.get, dead: server.dead };
+  return { name, alive: server.get, warm: server.warm, dead: server.dead };
 }
 
 /** What a probe does with a request (its /health path has a behaviour of its own). */

@@ -9,7 +9,7 @@ import { lessonSrcDir } from '../../../kit/jest/target';
 import type { RedisNode } from '../../../kit/redis/sentinel';
 import { type SentinelSet, type SentinelSetOptions, startSentinelSet } from '../../../kit/redis/sentinel';
 import { freePort, type useServerProcesses } from '../../../kit/spec/processes';
-import { startedOnce } from '../../../kit/spec/wait';
+import { headStartsWanted, startedOnce } from '../../../kit/spec/wait';
 
 export const LESSON = '07-redis-ha';
 /** Not Redis's default "mymaster": a client that ignores REDIS_MASTER_NAME finds nothing. */
@@ -84,7 +84,7 @@ export function useSentinelSet(options: SentinelSetOptions, wanted: () => boolea
   const set = startedOnce(() => startSentinelSet({ masterName: MASTER_NAME, log, ...options }));
   let started = false;
   beforeAll(() => {
-    if (!wanted()) return;
+    if (!wanted() || !headStartsWanted()) return;
     started = true;
     set.begin();
   });
