@@ -58,5 +58,18 @@ function hooked<T extends object>(object: T, after: (name: string) => Promise<vo
   return proxy;
 }
 
+/**
+ * `client`, with `act()` run once: right after the operation's first command other than a WATCH (its
+ * read, for an operation that reads first), before the operation hears the reply.
+ */
+export function onceAfterFirstCommand(client: RedisClientType, act: () => Promise<void>): RedisClientType {
+  let acted = false;
+  return interleaved(client, async (name) => {
+    if (acted || isWatch(name)) return;
+    acted = true;
+    await act();
+  });
+}
+
 /** WATCH / UNWATCH, in either spelling node-redis offers. */
 export const isWatch = (name: string) => /^(un)?watch$/i.test(name);

@@ -31,7 +31,7 @@ import {
   MAX_REMOVE_ATTEMPTS,
 } from '../src/cart-shape';
 import { addToCart, emptyCart, readCart, removeFromCart } from '../src/cart-store';
-import { interleaved, isWatch, useConnections } from './interleave';
+import { interleaved, onceAfterFirstCommand, useConnections } from './interleave';
 import {
   assert,
   atOnce,
@@ -580,6 +580,20 @@ async function specCart(name: string, lines: Record<string, string>): Promise<Ca
   return cart;
 }
 
+/** Another request's add of one more `id`, done right (one transaction). */
+async function anotherAdd(key: string, id: string): Promise<void> {
+  await redis.client.multi().hIncrBy(key, id, 1).pExpire(key, TTL_MS).exec();
+}
+
+/** Another request's remove of one `id`, done right (one script): true if there was one to take. */
+async function anotherRemove(key: string, id: string): Promise<boolean> {
+  const took = await redis.client.eval(
+    "local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') if n > 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], -1) return 1 elseif n == 1 then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end return 0",
+    { keys: [key], arguments: [id] },
+  );
+  return took === 1;
+}
+
 /** What an operation did: its value or its error (a todo() is rethrown: the task names the step). */
 async function outcomeOf<T>(operation: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   return operation.then(
@@ -631,6 +645,57 @@ topic('when addToCart and readCart run (in-process, on a connection of the spec�
   );
 
   task(
+    'another add of the same item, landing right after your add’s first command, is kept: both count',
+    {
+      points: 2,
+      step: STEP_1,
+      severity: 'critical',
+      hint:
+        'Read the quantity, add one, write it back: another request can land between the read and the write, and ' +
+        'one of the two adds is lost with a 201 for each. HINCRBY adds in Redis itself, with nothing read first.',
+    },
+    async () => {
+      const cart = await specCart('add-race', { [lineId(socks)]: '1' });
+      const client = onceAfterFirstCommand(await connection(), () => anotherAdd(cart.key, lineId(socks)));
+
+      await addToCart(client, cart, socks);
+      const quantity = await redis.client.hGet(cart.key, lineId(socks));
+
+      assert(
+        quantity === '3',
+        `Socks ×1; your add of one more, and another add right after your add's first command. Redis now holds ` +
+          `Socks ×${quantity}, not 3: ${Number(quantity) < 3 ? 'an add was lost (your add wrote a quantity it had read before the other add landed).' : 'more than was added.'}`,
+      );
+    },
+  );
+
+  task(
+    'the cart an add gives back is the cart right after that add, whatever lands next',
+    {
+      points: 1,
+      step: STEP_1,
+      hint:
+        'Read the cart in the same transaction as the change (MULTI … EXEC gives back every reply): a read of its ' +
+        'own, after the change, can see other requests’ changes that came in between.',
+    },
+    async () => {
+      const cart = await specCart('add-view', { [lineId(socks)]: '1' });
+      let otherAdded = false;
+      // Right after the command that made your change (Socks went to 2), another add lands.
+      const client = interleaved(await connection(), async () => {
+        if (otherAdded || (await redis.client.hGet(cart.key, lineId(socks))) !== '2') return;
+        otherAdded = true;
+        await anotherAdd(cart.key, lineId(socks));
+      });
+
+      const lines = await addToCart(client, cart, socks);
+
+      assert(otherAdded, `Socks ×1, and your add never made it Socks ×2.`);
+      expect(lines).toEqual([{ id: lineId(socks), ...socks, quantity: 2 }]);
+    },
+  );
+
+  task(
     'addToCart and readCart send their commands on the connection they are lent, and open none of their own',
     {
       points: 2,
@@ -674,15 +739,8 @@ topic('when another request changes the cart in the middle of a remove (in-proce
     },
     async () => {
       const cart = await specCart('stale-read', { [lineId(socks)]: '2' });
-      let changed = false;
-      const client = interleaved(await connection(), async (name) => {
-        if (changed || isWatch(name)) return;
-        changed = true;
-        // Another request's remove, done right: one less, the field gone at 0.
-        await redis.client.eval(
-          "if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') > 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], -1) else redis.call('HDEL', KEYS[1], ARGV[1]) end",
-          { keys: [cart.key], arguments: [lineId(socks)] },
-        );
+      const client = onceAfterFirstCommand(await connection(), async () => {
+        await anotherRemove(cart.key, lineId(socks));
       });
 
       const outcome = await outcomeOf(removeFromCart(client, cart, lineId(socks)));
@@ -706,6 +764,46 @@ topic('when another request changes the cart in the middle of a remove (in-proce
       assert(
         Array.isArray(outcome.value) && outcome.value.length === 0,
         `After that, removeFromCart gave back ${JSON.stringify(outcome.value)}: the cart right after the change is empty.`,
+      );
+    },
+  );
+
+  task(
+    'two removes of the last one, the other landing right after your read: exactly one of them takes it, and no count goes below zero',
+    {
+      points: 2,
+      step: STEP_2,
+      severity: 'critical',
+      hint:
+        'Checking that the line is there, then HINCRBY, then HDEL: each command is atomic, the three are not. ' +
+        'Read under a WATCH and write in MULTI … EXEC (or do all of it in one script), so that a remove that lost ' +
+        'the race reads again and finds nothing.',
+    },
+    async () => {
+      const cart = await specCart('last-one', { [lineId(socks)]: '1' });
+      let otherTookIt = false;
+      const client = onceAfterFirstCommand(await connection(), async () => {
+        otherTookIt = await anotherRemove(cart.key, lineId(socks));
+      });
+
+      const outcome = await outcomeOf(removeFromCart(client, cart, lineId(socks)));
+      const hash = await redis.client.hGetAll(cart.key);
+
+      assert(
+        'value' in outcome,
+        `removeFromCart threw ${'error' in outcome ? errorSaid(outcome.error) : ''}.`,
+      );
+      const youTookIt = outcome.value !== 'not-in-cart';
+      const story = `Socks ×1, and another remove of it right after your remove's first command (it ${otherTookIt ? 'took the last one' : 'found nothing left'}); yours answered ${JSON.stringify(outcome.value)}`;
+      assert(
+        youTookIt !== otherTookIt,
+        youTookIt
+          ? `${story}: both removes took the one pair of Socks (two 200s for one item). Your remove decided on what it read before the other one; it must read again once the cart changed.`
+          : `${story}: neither took it.`,
+      );
+      assert(
+        JSON.stringify(hash) === '{}',
+        `${story}; Redis now holds ${JSON.stringify(hash)}: the line should be gone, not left at zero or below.`,
       );
     },
   );
