@@ -556,8 +556,41 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | un
   }
 }
 
-/** A port that was free a moment ago (the OS picks it; we close and hand it on). */
-export function freePort(): Promise<number> {
+/**
+ * A port that is free now, for a server to listen on. Not one the OS picks (listen on port 0): those
+ * come from its ephemeral range, where every outgoing connection takes its local port too, so a server
+ * killed by a task could find its port taken by a Redis client's or a balancer's connection before
+ * the task restarts it there (and a balancer still pointing at it could reach another file's server).
+ * These come from below that range, at random, never twice from one process; only if none is free
+ * does the OS pick.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = OWN_PORTS;
+  for (let attempt = 0; attempt < 50 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await isPortFree(port)) return port;
+  }
+  return osPickedPort();
+}
+
+const handedOut = new Set<number>();
+const OWN_PORTS = ownPortRange();
+
+/** 20000 up to just below the OS's ephemeral ports (Linux: ip_local_port_range; 32768 elsewhere, as on Linux by default). */
+function ownPortRange(): [number, number] {
+  let ephemeralStart = 32_768;
+  try {
+    const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    if (Number(start) > 0) ephemeralStart = Number(start);
+  } catch {
+    // not Linux: macOS and Windows hand out 49152 and up
+  }
+  return [20_000, Math.min(ephemeralStart, 49_152) - 1];
+}
+
+function osPickedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
