@@ -578,14 +578,17 @@ export async function freePort(): Promise<number> {
 const handedOut = new Set<number>();
 const OWN_PORTS = ownPortRange();
 
-/** 20000 up to just below the OS's ephemeral ports (Linux: ip_local_port_range; 32768 elsewhere, as on Linux by default). */
+/**
+ * 20000 up to just below the OS's ephemeral ports: Linux's ip_local_port_range, else 32768 (Linux's
+ * default; macOS and Windows begin theirs at 49152).
+ */
 function ownPortRange(): [number, number] {
   let ephemeralStart = 32_768;
   try {
     const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
     if (Number(start) > 0) ephemeralStart = Number(start);
   } catch {
-    // not Linux: macOS and Windows hand out 49152 and up
+    // not Linux
   }
   return [20_000, Math.min(ephemeralStart, 49_152) - 1];
 }

@@ -19,8 +19,8 @@ export function headStartsWanted(): boolean {
 /**
  * Something slow (a server process, a story of several steps) started at most once per file, as early
  * as `begin()` is called (a beforeAll, so that a file's processes boot side by side; see
- * headStartsWanted) or else by the first `get()`; every `get()` awaits that one start. A start that failed fails every task that needs it, the same way (an
- * unfinished step names the same README step).
+ * headStartsWanted) or else by the first `get()`; every `get()` awaits that one start. A start that
+ * failed fails every task that needs it, the same way (an unfinished step names the same README step).
  */
 export function startedOnce<T>(start: () => Promise<T>) {
   let started: Promise<T> | undefined;
