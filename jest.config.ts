@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from 'jest';
 import { swcTransform } from './kit/jest/swc';
+import { specModuleMap } from './kit/vendor';
 
 type Project = NonNullable<Config['projects']>[number] & object;
 
@@ -41,6 +42,9 @@ const common = {
   testEnvironment: allure ? 'allure-jest/node' : 'node',
   testEnvironmentOptions: allure ? { resultsDir: process.env.ALLURE_RESULTS_DIR ?? 'allure-results' } : {},
   slowTestThreshold: 10,
+  // express, node-redis, supertest… from one pre-bundled file: each spec file loads them again
+  // (kit/vendor.ts says what that saves).
+  moduleNameMapper: specModuleMap(),
 } satisfies Project;
 
 function specFiles(dir: string): string[] {

@@ -8,7 +8,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisMemoryServer } from 'redis-memory-server';
 import { isExecutable, onPath } from '../executables';
 
 export type RedisBinary =
@@ -59,6 +58,9 @@ export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = [
   // A folder of its own: redis-server loads any dump.rdb in its working folder at start (a replica
   // writes one there when it syncs), and a Redis that starts with someone else's keys is no fresh Redis.
   const dir = mkdtempSync(join(tmpdir(), 'course-redis-'));
+  // Loaded here, not at the top: a spec file that imports the kit's Redis helpers but never starts a
+  // Redis of its own need not load it (≈50 ms a spec file).
+  const { RedisMemoryServer } = await import('redis-memory-server');
   const server = new RedisMemoryServer({
     autoStart: false,
     binary: binary.path ? { systemBinary: binary.path } : {},

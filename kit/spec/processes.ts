@@ -18,14 +18,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { lessonSrcDir, ROOT } from '../jest/target';
 import { recordTiming } from '../timings';
 import { NotImplementedError, recordTodo } from '../todo';
+import { vendorBundle, writeAtomically } from '../vendor';
 import { headStartsWanted, ownCopy } from './wait';
 
 /** Tasks that wait for real processes to start get more than Jest's default 5 s. */
@@ -205,64 +206,13 @@ function bundleEntry(entry: string, where: string): Bundle {
 
 /**
  * express, express-session, node-redis… loaded from node_modules are hundreds of small files: about a
- * third of a server's start-up CPU. Bundled into one file (no source map: not the learner's code) they
- * load in a fraction of that (a lesson 06 server: ≈0.52 → ≈0.34 CPU-s to a healthy /health, median of
- * 6 starts each, 2-core machine). The preload makes `require('express')` in the lesson's bundle return
- * the vendor bundle's express (each package evaluated on first use, as before). Best effort: a package
- * esbuild cannot bundle leaves the server requiring its packages from node_modules as before.
+ * third of a server's start-up CPU. Bundled into one file (kit/vendor.ts; no source map: not the
+ * learner's code) they load in a fraction of that (a lesson 06 server: ≈0.52 → ≈0.34 CPU-s to a
+ * healthy /health, median of 6 starts each, 2-core machine). The preload makes `require('express')`
+ * in the lesson's bundle return the vendor bundle's express.
  */
 function vendorPreload(packages: string[]): string | undefined {
-  const wanted = [...new Set(packages)].sort();
-  if (wanted.length === 0) return undefined;
-  const key = createHash('sha1').update(JSON.stringify(wanted)).update(lockfileHash()).digest('hex');
-  const vendor = join(BUNDLES, 'vendor', `${key}.js`);
-  const preload = join(BUNDLES, 'vendor', `${key}.preload.js`);
-  if (existsSync(preload)) return preload;
-  try {
-    const exports = wanted
-      .map(
-        (name) =>
-          `Object.defineProperty(exports, ${JSON.stringify(name)}, { get: () => require(${JSON.stringify(name)}) });`,
-      )
-      .join('\n');
-    const result = buildSync({
-      stdin: { contents: exports, resolveDir: ROOT, loader: 'js' },
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-    });
-    writeAtomically(vendor, result.outputFiles?.[0]?.contents ?? new Uint8Array());
-  } catch {
-    return undefined;
-  }
-  writeAtomically(
-    preload,
-    [
-      "const Module = require('node:module');",
-      `const vendor = require(${JSON.stringify(vendor)});`,
-      'const load = Module._load;',
-      'Module._load = function (request, ...rest) {',
-      '  return Object.hasOwn(vendor, request) ? vendor[request] : load.call(this, request, ...rest);',
-      '};',
-    ].join('\n'),
-  );
-  return preload;
-}
-
-/** The installed packages' versions: a vendor bundle is rebuilt after `npm install` changes them. */
-let lockfile: string | undefined;
-function lockfileHash(): string {
-  if (lockfile === undefined) {
-    try {
-      lockfile = hashOf(join(ROOT, 'node_modules', '.package-lock.json'));
-    } catch {
-      lockfile = 'none';
-    }
-  }
-  return lockfile;
+  return vendorBundle(packages)?.preload;
 }
 
 /**
@@ -288,14 +238,6 @@ function indexFile(entry: string): string {
 
 function hashOf(file: string): string {
   return createHash('sha1').update(readFileSync(file)).digest('hex');
-}
-
-/** Concurrent starts may write the same file: each writes a file of its own, then renames it. */
-function writeAtomically(file: string, content: string | Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(temporary, content);
-  renameSync(temporary, file);
 }
 
 const BUNDLES = join(ROOT, 'node_modules', '.cache', 'course-servers');

@@ -12,6 +12,7 @@ import type { LessonFiles } from '../course/steps';
 import { swcTransform } from '../jest/swc';
 import { prepareTarget, ROOT } from '../jest/target';
 import { type JestRun, runJest, type TestEvent } from './runs';
+import { specModuleMap } from '../vendor';
 import type { TreePool } from './trees';
 
 export interface BatchItem {
@@ -133,6 +134,7 @@ function batchConfig(roots: string[]): Record<string, unknown> {
     roots: [...new Set(roots)],
     testMatch: ['**/specs/**/*.spec.ts'],
     transform: swcTransform,
+    moduleNameMapper: specModuleMap(),
     testEnvironment: 'node',
     globalSetup: join(ROOT, 'kit', 'jest', 'global-setup-redis.ts'),
     globalTeardown: join(ROOT, 'kit', 'jest', 'global-teardown-redis.ts'),
