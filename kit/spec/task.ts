@@ -17,12 +17,13 @@
  * - when grading (COURSE_GRADE_CATALOG=dir) it lists every task as it is declared, so kit/grade knows
  *   the points possible even for a task whose test never ran (a failing beforeAll, a broken import).
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as allure from 'allure-js-commons';
 import { stepNumber, type Unfinished, unfinishedSteps } from '../course/unfinished';
 import { lessonSrcDir } from '../jest/target';
 import { NotImplementedError, todoMark, todosSince } from '../todo';
+import { tasksChosenByVerify } from './wait';
 
 export type Severity = 'blocker' | 'critical' | 'normal' | 'minor' | 'trivial';
 
@@ -49,18 +50,12 @@ const stopAfterFirstFailure = process.env.COURSE_STOP_AFTER_FAILURE === '1';
 let failedInThisFile = false;
 
 /**
- * verify's first try at a mistake runs only the task that caught it last time: COURSE_ONLY_TASKS names
- * a JSON file { "<absolute spec path>": ["<full task name>", …] }, and every other task of a listed
- * spec file is declared skipped, so Jest does not even run the hooks of a block with nothing left to
- * run. (Spec files it does not list run whole.)
+ * A task verify did not choose (kit/spec/wait.ts, tasksChosenByVerify) is declared skipped, so Jest
+ * does not even run the hooks of a block with nothing left to run. Matched on the title: a task's
+ * full name is its describe blocks' names, then its title.
  */
-const onlyTasks: Record<string, string[]> | undefined = process.env.COURSE_ONLY_TASKS
-  ? JSON.parse(readFileSync(process.env.COURSE_ONLY_TASKS, 'utf8'))
-  : undefined;
-
-/** Matched on the title: a task's full name is its describe blocks' names, then its title. */
 function skippedByVerify(title: string): boolean {
-  const wanted = onlyTasks?.[expect.getState().testPath ?? ''];
+  const wanted = tasksChosenByVerify();
   return wanted !== undefined && !wanted.some((name) => name === title || name.endsWith(` ${title}`));
 }
 

@@ -4,16 +4,30 @@
  * for a real condition, bounded, and a failure reaches every task that needed the thing, each with an
  * error of its own.
  */
+import { readFileSync } from 'node:fs';
 import { NotImplementedError } from '../todo';
+
+/**
+ * verify's first try at a mistake runs only the task that caught it last time: COURSE_ONLY_TASKS names
+ * a JSON file { "<absolute spec path>": ["<full task name>", …] }. The tasks chosen for this spec
+ * file; undefined when it runs whole (no such file, or this spec file is not listed in it).
+ */
+export function tasksChosenByVerify(): string[] | undefined {
+  chosen ??= process.env.COURSE_ONLY_TASKS
+    ? (JSON.parse(readFileSync(process.env.COURSE_ONLY_TASKS, 'utf8')) as Record<string, string[]>)
+    : {};
+  return chosen[expect.getState().testPath ?? ''];
+}
+let chosen: Record<string, string[]> | undefined;
 
 /**
  * Whether a file's head starts (begin(), warm(): what its tasks need, started as the file loads, so
  * that processes boot side by side) are worth it. Not when verify runs only some of the file's tasks
- * (COURSE_ONLY_TASKS, a mistake's first try): then only what the chosen task asks for starts, and
- * the other tasks' processes do not take the CPU from the runs beside it.
+ * (a mistake's first try): then only what the chosen task asks for starts, and the other tasks'
+ * processes do not take the CPU from the runs beside it.
  */
 export function headStartsWanted(): boolean {
-  return !process.env.COURSE_ONLY_TASKS;
+  return tasksChosenByVerify() === undefined;
 }
 
 /**

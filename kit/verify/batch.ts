@@ -11,8 +11,8 @@ import { join, sep } from 'node:path';
 import type { LessonFiles } from '../course/steps';
 import { swcTransform } from '../jest/swc';
 import { prepareTarget, ROOT } from '../jest/target';
-import { type JestRun, runJest, type TestEvent } from './runs';
 import { specModuleMap } from '../vendor';
+import { type JestRun, runJest, type TestEvent } from './runs';
 import type { TreePool } from './trees';
 
 export interface BatchItem {
@@ -23,6 +23,8 @@ export interface BatchItem {
   specs: string[];
   /** Only these tasks of those files (full names, as Jest reports them); every other task is skipped. */
   tasks?: string[];
+  /** How long it is expected to take (s): the batch starts the costliest first. */
+  cost?: number;
 }
 
 export interface ItemRun {
@@ -54,13 +56,21 @@ export interface BatchOptions {
 }
 
 export async function runBatch(items: BatchItem[], options: BatchOptions): Promise<ItemRun[]> {
-  const results: ItemRun[] = [];
+  const results = new Map<BatchItem, ItemRun>();
   const size = options.chunk ?? 40;
-  for (let start = 0; start < items.length; start += size) {
-    const chunk = items.slice(start, start + size);
-    results.push(...(await runChunk(chunk, options)));
+  // Costliest first, in the chunks and in each chunk's Jest (kit/verify/sequencer.cjs).
+  const sorted = [...items].sort((a, b) => (b.cost ?? 0) - (a.cost ?? 0));
+  for (let start = 0; start < sorted.length; start += size) {
+    const chunk = sorted.slice(start, start + size);
+    (await runChunk(chunk, options)).forEach((run, i) => {
+      const item = chunk[i];
+      if (item) results.set(item, run);
+    });
   }
-  return results;
+  return items.flatMap((item) => {
+    const run = results.get(item);
+    return run ? [run] : [];
+  });
 }
 
 async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<ItemRun[]> {
@@ -75,14 +85,18 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
       JSON.stringify(batchConfig(chunk.map((item, i) => join(dirs[i] ?? '', 'lessons', item.lesson)))),
     );
     const onlyTasks = onlyTasksFile(config, chunk, dirs);
+    const paths = chunk.flatMap((item, i) => item.specs.map((spec) => join(dirs[i] ?? '', spec)));
+    const order = config.replace(/\.json$/, '.order.json');
+    writeFileSync(order, JSON.stringify(paths));
     const run = await runJest({
       cwd: ROOT,
       patterns: [],
       config,
-      paths: chunk.flatMap((item, i) => item.specs.map((spec) => join(dirs[i] ?? '', spec))),
+      paths,
       maxWorkers: options.workers,
       env: {
         COURSE_TARGET: 'lessons',
+        COURSE_BATCH_ORDER: order,
         COURSE_GRADE_CATALOG: options.catalog,
         ...(options.stopAfterFailure ? { COURSE_STOP_AFTER_FAILURE: '1' } : {}),
         ...(onlyTasks ? { COURSE_ONLY_TASKS: onlyTasks } : {}),
@@ -135,6 +149,7 @@ function batchConfig(roots: string[]): Record<string, unknown> {
     testMatch: ['**/specs/**/*.spec.ts'],
     transform: swcTransform,
     moduleNameMapper: specModuleMap(),
+    testSequencer: join(ROOT, 'kit', 'verify', 'sequencer.cjs'),
     testEnvironment: 'node',
     globalSetup: join(ROOT, 'kit', 'jest', 'global-setup-redis.ts'),
     globalTeardown: join(ROOT, 'kit', 'jest', 'global-teardown-redis.ts'),

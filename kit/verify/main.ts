@@ -11,7 +11,9 @@
  *
  * Steps and mistakes run the way a grade does: in a scratch copy of the course whose lessons/NN/src
  * holds that code (kit/grade/workspace.ts), only the spec files the changed code can reach, several
- * runs side by side; a mistake's run stops at its first failing task.
+ * runs side by side; a mistake's run stops at its first failing task. 1 runs beside 2, and 3 and 4 run
+ * as one batch, costliest first (what each took last time, node_modules/.cache/course-verify), so no
+ * core waits while one long run ends a phase alone.
  *
  *   npm run verify                      everything (CI)
  *   npm run verify -- --quick           1 and 2 and the starters (N = 0): a fast local loop
@@ -42,7 +44,8 @@ import { stepNumber } from '../course/unfinished';
 import { courseLessons } from '../grade/workspace';
 import { ROOT } from '../jest/target';
 import { specsReaching } from './affected';
-import { type BatchItem, type ItemRun, runBatch } from './batch';
+import { type BatchItem, type BatchOptions, type ItemRun, runBatch } from './batch';
+import { Costs } from './costs';
 import { type JestRun, runJest, type TestEvent } from './runs';
 import { TreePool } from './trees';
 
@@ -50,6 +53,9 @@ const RUN_TIMEOUT_MS = 4 * 60_000;
 /** A whole batch of step or mistake runs (many Jest processes, one after another). */
 const BATCH_TIMEOUT_MS = 8 * 60_000;
 const trees = new TreePool();
+/** How long each spec file took on the solutions (relative path → s): a first guess at a run's cost. */
+const solutionSeconds = new Map<string, number>();
+const costs = new Costs();
 
 interface Options {
   quick: boolean;
@@ -115,29 +121,40 @@ async function main(): Promise<void> {
   const checks: Check[] = [];
   const started = Date.now();
   try {
-    if (!options.skipTools) {
-      checks.push(
-        ...(await Promise.all([
+    // tsc and biome use about one core for a few seconds: beside the spec runs, not before them.
+    const tools = options.skipTools
+      ? Promise.resolve([])
+      : Promise.all([
           tool('typecheck', 'tsc --noEmit', ['node_modules/.bin/tsc', '--noEmit', '-p', '.']),
           tool('lint', 'biome check', ['node_modules/.bin/biome', 'check', '.']),
-        ])),
-      );
-    }
+        ]);
     for (const lesson of lessons) checks.push(...dataChecks(lesson));
 
     console.log('• the solutions (and the kit), the untouched starters …');
     for (const result of await Promise.all([
       solutionsRun(scratch, lessons, withKit),
       startersRun(scratch, lessons),
+      tools,
     ]))
       checks.push(...result);
     if (!options.quick) {
-      console.log(`• every step of every lesson, ${options.jobs} spec files at a time …`);
-      checks.push(...(await timedPhase('steps', () => stepRuns(scratch, lessons, options))));
-      console.log(`• every mistake, ${options.jobs} spec files at a time …`);
-      checks.push(...(await timedPhase('mistakes', () => mistakeRuns(scratch, lessons, options))));
+      console.log(`• every step and every mistake of every lesson, ${options.jobs} spec files at a time …`);
+      // One batch for both: no workers idle while the last long run of one phase ends alone.
+      const catalog = catalogDir(scratch, 'steps-and-mistakes');
+      const batch = sharedBatch(2, {
+        trees,
+        scratch,
+        workers: options.jobs,
+        catalog,
+        timeoutMs: BATCH_TIMEOUT_MS,
+      });
+      const phases = await timedPhase('steps and mistakes', () =>
+        Promise.all([stepRuns(lessons, batch, catalog), mistakeRuns(scratch, lessons, options, batch)]),
+      );
+      checks.push(...phases.flat());
     }
   } finally {
+    costs.save();
     trees.removeAll();
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -159,6 +176,9 @@ async function solutionsRun(scratch: string, lessons: string[], withKit: boolean
     timeoutMs: RUN_TIMEOUT_MS,
   });
   progress(`solutions and kit specs: ${run.seconds.toFixed(1)} s`);
+  for (const [file, times] of run.fileTimes)
+    if (times.ended !== undefined)
+      solutionSeconds.set(relative(ROOT, file), (times.ended - times.started) / 1000);
   const checks = [...runChecks('solutions', run, ROOT), exitCheck('solutions', run)];
   for (const test of run.tests) {
     const group = groupOf(ROOT, test.file);
@@ -196,28 +216,21 @@ async function startersRun(scratch: string, lessons: string[]): Promise<Check[]>
  * Steps 1..N of each lesson done, the rest untouched (for every N short of the last): exactly the
  * tasks of Steps ≤ N pass. Every lesson spec file runs, in one batch (kit/verify/batch.ts).
  */
-async function stepRuns(scratch: string, lessons: string[], options: Options): Promise<Check[]> {
+async function stepRuns(lessons: string[], batch: SharedBatch, catalog: string): Promise<Check[]> {
   const items: Array<BatchItem & { done: number; next: number }> = [];
   for (const lesson of lessons) {
     const steps = starterSteps(ROOT, lesson);
     const specs = lessonSpecs(lesson);
     for (const done of steps.slice(0, -1)) {
       const next = steps.find((step) => step > done) ?? done + 1;
-      items.push({ lesson, files: filesWithStepsDone(ROOT, lesson, done), specs, done, next });
+      const cost = costs.of(`step ${lesson} ${done}`) ?? guessedCost(specs);
+      items.push({ lesson, files: filesWithStepsDone(ROOT, lesson, done), specs, done, next, cost });
     }
   }
-  const catalog = catalogDir(scratch, 'steps');
-  const runs = await runBatch(items, {
-    trees,
-    scratch,
-    workers: options.jobs,
-    stopAfterFailure: false,
-    catalog,
-    timeoutMs: BATCH_TIMEOUT_MS,
-    onItem: (item, run) =>
-      progress(
-        `${item.lesson} with Steps 1–${(item as (typeof items)[number]).done} done: ${run.seconds.toFixed(1)} s`,
-      ),
+  const runs = await batch(items, (item, run) => {
+    const { done } = item as (typeof items)[number];
+    costs.record(`step ${item.lesson} ${done}`, run.seconds);
+    progress(`${item.lesson} with Steps 1–${done} done: ${run.seconds.toFixed(1)} s`);
   });
   const stepOf = readCatalog(catalog, '/');
   return items.flatMap((item, i) => {
@@ -239,11 +252,25 @@ async function stepRuns(scratch: string, lessons: string[], options: Options): P
  * catches runs again with every spec file its change can reach, each file ending at its first failing
  * task.
  */
-async function mistakeRuns(scratch: string, lessons: string[], options: Options): Promise<Check[]> {
+async function mistakeRuns(
+  scratch: string,
+  lessons: string[],
+  options: Options,
+  firstRound: SharedBatch,
+): Promise<Check[]> {
   const checks: Check[] = [];
   const pending: Array<{ mistake: Mistake; files: LessonFiles; reach: string[] }> = [];
+  // (A lesson whose mistakes do not parse has none here: its data check says why. This function must
+  // hand its first round to the shared batch whatever happens, or the steps would wait for ever.)
+  const parsed = (lesson: string) => {
+    try {
+      return lessonMistakes(ROOT, lesson);
+    } catch {
+      return [];
+    }
+  };
   for (const lesson of lessons) {
-    for (const mistake of lessonMistakes(ROOT, lesson)) {
+    for (const mistake of parsed(lesson)) {
       try {
         const files = applyMistake(mistake, solutionFiles(ROOT, lesson));
         const changed = mistake.edits.map((edit) => edit.file);
@@ -276,27 +303,32 @@ async function mistakeRuns(scratch: string, lessons: string[], options: Options)
   const again: typeof hinted = [];
   const verdicts = new Map<Mistake, Check>();
   const judge = async (round: typeof hinted, last: boolean) => {
-    const runs = await runBatch(
-      round.map((entry) => ({
-        lesson: entry.mistake.lesson,
-        files: entry.files,
-        specs: entry.specs,
-        tasks: entry.tasks,
-      })),
-      {
-        trees,
-        scratch,
-        workers: options.jobs,
-        stopAfterFailure: true,
-        catalog: catalogDir(scratch, 'mistakes'),
-        timeoutMs: BATCH_TIMEOUT_MS,
-      },
-    );
+    const items = round.map((entry) => ({
+      lesson: entry.mistake.lesson,
+      files: entry.files,
+      specs: entry.specs,
+      tasks: entry.tasks,
+      cost:
+        (entry.tasks && costs.of(`mistake ${entry.mistake.lesson} ${entry.mistake.id}`)) ||
+        guessedCost(entry.specs),
+    }));
+    // The second round runs whole spec files: each ends at its first failing task.
+    const runs = last
+      ? await runBatch(items, {
+          trees,
+          scratch,
+          workers: options.jobs,
+          stopAfterFailure: true,
+          catalog: catalogDir(scratch, 'mistakes'),
+          timeoutMs: BATCH_TIMEOUT_MS,
+        })
+      : await firstRound(items);
     round.forEach((entry, i) => {
       const run = runs[i];
       if (!run) return;
       const { mistake } = entry;
       const caughtBy = run.tests.find((test) => test.status === 'failed');
+      if (entry.tasks) costs.record(`mistake ${mistake.lesson} ${mistake.id}`, run.seconds);
       if (run.fileErrors.length > 0) {
         const message = run.fileErrors[0]?.message ?? '';
         verdicts.set(
@@ -346,6 +378,53 @@ async function mistakeRuns(scratch: string, lessons: string[], options: Options)
     ...checks,
     ...pending.map(({ mistake }) => verdicts.get(mistake) ?? mistakeCheck(mistake, false, 'not run')),
   ];
+}
+
+/** Adds its items to a batch shared with the other phase; resolves with its own items' runs. */
+type SharedBatch = (
+  items: BatchItem[],
+  onItem?: (item: BatchItem, run: ItemRun) => void,
+) => Promise<ItemRun[]>;
+
+/**
+ * Waits for `parties` callers to hand in their items, then runs them all as one batch (each file
+ * runs whole: the mistakes' first round runs one chosen task a file, where stopping changes nothing).
+ */
+function sharedBatch(
+  parties: number,
+  options: Omit<BatchOptions, 'stopAfterFailure' | 'onItem'>,
+): SharedBatch {
+  const parts: Array<{
+    items: BatchItem[];
+    onItem?: (item: BatchItem, run: ItemRun) => void;
+    settle: (runs: ItemRun[] | Error) => void;
+  }> = [];
+  return (items, onItem) =>
+    new Promise((resolve, reject) => {
+      parts.push({ items, onItem, settle: (runs) => (runs instanceof Error ? reject(runs) : resolve(runs)) });
+      if (parts.length < parties) return;
+      const owner = new Map(parts.flatMap((part) => part.items.map((item) => [item, part] as const)));
+      runBatch(
+        parts.flatMap((part) => part.items),
+        { ...options, stopAfterFailure: false, onItem: (item, run) => owner.get(item)?.onItem?.(item, run) },
+      ).then(
+        (runs) => {
+          let start = 0;
+          for (const part of parts) {
+            part.settle(runs.slice(start, start + part.items.length));
+            start += part.items.length;
+          }
+        },
+        (error: unknown) => {
+          for (const part of parts) part.settle(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+}
+
+/** Without a time from the last verify: what its spec files took on the solutions, all tasks. */
+function guessedCost(specs: string[]): number {
+  return specs.reduce((sum, spec) => sum + (solutionSeconds.get(spec) ?? 1), 0);
 }
 
 function mistakeCheck(mistake: Mistake, ok: boolean, detail?: string): Check {
