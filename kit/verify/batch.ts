@@ -67,9 +67,11 @@ export async function runBatch(items: BatchItem[], options: BatchOptions): Promi
       if (item) results.set(item, run);
     });
   }
-  return items.flatMap((item) => {
+  // In the callers' order: they read the i-th run as the i-th item's.
+  return items.map((item) => {
     const run = results.get(item);
-    return run ? [run] : [];
+    if (!run) throw new Error(`verify: no run for ${item.lesson} (${item.specs.join(', ')})`);
+    return run;
   });
 }
 

@@ -300,7 +300,9 @@ async function mistakeRuns(
       ? { ...entry, specs: [spec], tasks: [last.task] as string[] | undefined }
       : { ...entry, specs: entry.reach, tasks: undefined };
   });
-  const again: typeof hinted = [];
+  // A mistake with no task on record goes straight to the second round (whole files, each ending at
+  // its first failure): the first round's shared batch runs its files whole.
+  const again: typeof hinted = hinted.filter((entry) => !entry.tasks);
   const verdicts = new Map<Mistake, Check>();
   const judge = async (round: typeof hinted, last: boolean) => {
     const items = round.map((entry) => ({
@@ -368,9 +370,16 @@ async function mistakeRuns(
       }
     });
   };
-  await judge(hinted, false);
+  const known = again.length;
+  await judge(
+    hinted.filter((entry) => entry.tasks),
+    false,
+  );
   if (again.length) {
-    progress(`${again.length} mistake(s) not caught where they were last time: every spec file they reach …`);
+    if (again.length > known)
+      progress(
+        `${again.length - known} mistake(s) not caught where they were last time: every spec file they reach …`,
+      );
     await judge(again, true);
   }
   for (const lesson of lessons) writeCatchers(lesson, catchers.get(lesson) ?? {});
@@ -387,8 +396,8 @@ type SharedBatch = (
 ) => Promise<ItemRun[]>;
 
 /**
- * Waits for `parties` callers to hand in their items, then runs them all as one batch (each file
- * runs whole: the mistakes' first round runs one chosen task a file, where stopping changes nothing).
+ * Waits for `parties` callers to hand in their items, then runs them all as one batch. Files run
+ * whole: the steps need every task, and the mistakes' first round runs one chosen task a file.
  */
 function sharedBatch(
   parties: number,
