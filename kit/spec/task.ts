@@ -84,6 +84,11 @@ export function lesson(lessonId: string) {
       async () => {
         if (stopAfterFirstFailure && failedInThisFile) return;
         if (grading) await recordLabels(lessonId, feature, title, meta);
+        const next = nextStepOf(lessonId);
+        if (runsAhead(meta, next)) {
+          const where = { lesson: next.lesson, file: next.file, step: next.title };
+          throw explain(new NotImplementedError(where, { record: false }), [], meta, next);
+        }
         const mark = todoMark();
         try {
           await body();
@@ -122,6 +127,19 @@ function listTask(dir: string, lessonId: string, topic: string, title: string, m
     severity: meta.severity ?? 'normal',
   };
   appendFileSync(join(dir, `${process.pid}.jsonl`), `${JSON.stringify(entry)}\n`);
+}
+
+/**
+ * A task of a step that comes after the next one to do fails at once, naming that step: it could only
+ * fail the same way after waiting out its bounds (a timeout the learner has not written yet), and the
+ * learner is not there yet. The tasks of the next step itself run, so a learner at work on it sees what
+ * they check. verify's run of the untouched starters sets COURSE_RUN_EVERY_TASK=1: there every task
+ * runs, to prove it really fails without its step.
+ */
+const runEveryTask = process.env.COURSE_RUN_EVERY_TASK === '1';
+function runsAhead(meta: Pick<TaskMeta, 'step'>, next: NextStep | undefined): next is NextStep {
+  const checked = stepNumber(meta.step);
+  return !runEveryTask && next !== undefined && checked !== undefined && checked > next.step;
 }
 
 /** The earliest unfinished step of a lesson, read once per worker (the code does not change in a run). */

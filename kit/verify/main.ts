@@ -198,7 +198,7 @@ async function startersRun(scratch: string, lessons: string[]): Promise<Check[]>
   const run = await runJest({
     cwd: ROOT,
     patterns: lessons.map((lesson) => `lessons/${lesson}/`),
-    env: { COURSE_TARGET: 'lessons', COURSE_GRADE_CATALOG: catalog },
+    env: { COURSE_TARGET: 'lessons', COURSE_GRADE_CATALOG: catalog, COURSE_RUN_EVERY_TASK: '1' },
     timeoutMs: RUN_TIMEOUT_MS,
   });
   progress(`untouched starters: ${run.seconds.toFixed(1)} s`);
