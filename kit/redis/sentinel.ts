@@ -39,13 +39,14 @@
  * orphans: each redis-server runs under a tiny shell that kills it when the pipe from this process
  * closes, so a test run that dies (even by SIGKILL) takes its Redis processes with it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../spec/processes';
 import { findRedisBinary } from './embedded';
+import { bulkStrings, HOST, launchRedis, parseReply, sendCommand, untilPong, untilRefused } from './launch';
 
 export interface RedisNode {
   host: string;
@@ -106,8 +107,6 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
-
 export async function startSentinelSet(options: SentinelSetOptions = {}): Promise<SentinelSet> {
   const binary = findRedisBinary().path ?? 'redis-server';
   const masterName = options.masterName ?? 'shop';
@@ -149,24 +148,7 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
   };
 
   const launch = async (role: Running['role'], port: number, args: string[]): Promise<void> => {
-    // The shell starts redis-server, tells us its pid, and kills it once our pipe closes.
-    const script =
-      'bin="$1"; shift; "$bin" "$@" & p=$!; echo "pid $p"; while read -r _; do :; done; kill -9 $p 2>/dev/null';
-    const child = spawn('sh', ['-c', script, 'sh', binary, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stdin?.on('error', () => {});
-    const pid = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        text += chunk;
-        const match = /^pid (\d+)$/m.exec(text);
-        if (match) resolve(Number(match[1]));
-        for (const line of chunk.toString().split('\n'))
-          if (line.trim() && !line.startsWith('pid ')) log(`[${role} ${port}] ${line}`);
-      });
-      child.once('exit', () => reject(new Error(`${role} on port ${port} did not start`)));
-    });
+    const { child, pid } = await launchRedis(binary, args, (line) => log(`[${role} ${port}] ${line}`));
     running.set(port, { node: { host: HOST, port }, role, child, args, pid });
     await untilPong(port, 10_000);
   };
@@ -309,77 +291,6 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
   }
 }
 
-/** One command over a new connection, RESP-encoded; the raw reply once it is complete enough. */
-function sendCommand(port: number, args: string[], timeoutMs = 2_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, HOST);
-    let reply = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no reply from ${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.on('data', (chunk) => {
-      reply += chunk;
-      if (complete(reply)) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(reply);
-      }
-    });
-    socket.write(
-      `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`,
-    );
-  });
-}
-
-/** Whether a RESP reply has arrived whole. */
-function complete(reply: string): boolean {
-  return parseReply(Buffer.from(reply), 0) !== undefined;
-}
-
-export type Reply = string | number | null | Reply[];
-
-/** The first RESP value in `data` from `at`, and where it ends; undefined while it is incomplete. */
-export function parseReply(data: Buffer, at: number): { value: Reply; end: number } | undefined {
-  const lineEnd = data.indexOf('\r\n', at);
-  if (lineEnd < 0) return undefined;
-  const type = String.fromCharCode(data[at] ?? 0);
-  const line = data.toString('utf8', at + 1, lineEnd);
-  const next = lineEnd + 2;
-  if (type === '+' || type === '-') return { value: type === '-' ? `ERR ${line}` : line, end: next };
-  if (type === ':') return { value: Number(line), end: next };
-  if (type === '$') {
-    const length = Number(line);
-    if (length < 0) return { value: null, end: next };
-    if (data.length < next + length + 2) return undefined;
-    return { value: data.toString('utf8', next, next + length), end: next + length + 2 };
-  }
-  if (type === '*') {
-    const count = Number(line);
-    if (count < 0) return { value: null, end: next };
-    const values: Reply[] = [];
-    let end = next;
-    for (let i = 0; i < count; i++) {
-      const item = parseReply(data, end);
-      if (!item) return undefined;
-      values.push(item.value);
-      end = item.end;
-    }
-    return { value: values, end };
-  }
-  return { value: line, end: next };
-}
-
-/** The strings of an array reply (`*2 $9 127.0.0.1 $4 6380` → ['127.0.0.1', '6380']). */
-export function bulkStrings(reply: string): string[] {
-  const parsed = parseReply(Buffer.from(reply), 0)?.value;
-  return Array.isArray(parsed) ? parsed.filter((value): value is string => typeof value === 'string') : [];
-}
-
 /** Until every Sentinel lists every other Sentinel and every replica (hello messages, every 2 s). */
 async function untilDiscovered(set: SentinelSet, replicas: number, withinMs: number): Promise<void> {
   const deadline = Date.now() + withinMs;
@@ -398,36 +309,5 @@ async function untilDiscovered(set: SentinelSet, replicas: number, withinMs: num
     if (Date.now() > deadline)
       throw new Error(`the Sentinels did not find each other and the replicas within ${withinMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function untilPong(port: number, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      if ((await sendCommand(port, ['PING'], 500)).startsWith('+PONG')) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`Redis on port ${port} did not answer PING within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function untilRefused(port: number, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, HOST);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    if (refused) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections after ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -11,8 +11,8 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bulkStrings } from '../../../kit/redis/launch';
 import type { RedisNode } from '../../../kit/redis/sentinel';
-import { bulkStrings } from '../../../kit/redis/sentinel';
 import { type Answer, Visitor } from '../../../kit/spec/browser';
 import { type ServerProcess, useServerProcesses } from '../../../kit/spec/processes';
 import { lesson } from '../../../kit/spec/task';
