@@ -57,22 +57,43 @@ export interface BatchOptions {
 
 export async function runBatch(items: BatchItem[], options: BatchOptions): Promise<ItemRun[]> {
   const results = new Map<BatchItem, ItemRun>();
-  const size = options.chunk ?? 40;
-  // Costliest first, in the chunks and in each chunk's Jest (kit/verify/sequencer.cjs).
-  const sorted = [...items].sort((a, b) => (b.cost ?? 0) - (a.cost ?? 0));
-  for (let start = 0; start < sorted.length; start += size) {
-    const chunk = sorted.slice(start, start + size);
-    (await runChunk(chunk, options)).forEach((run, i) => {
-      const item = chunk[i];
-      if (item) results.set(item, run);
-    });
-  }
+  // Two Jest processes at a time, each with half the workers: while one ends its chunk (its last
+  // files, then a new Jest starting up), the other keeps the cores busy.
+  const streams = Math.min(items.length, options.workers >= 4 ? 2 : 1);
+  const workers = Math.max(1, Math.floor(options.workers / streams));
+  const chunks = dealChunks(items, options.chunk ?? CHUNK, streams);
+  const stream = async () => {
+    for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+      (await runChunk(chunk, { ...options, workers })).forEach((run, i) => {
+        const item = chunk?.[i];
+        if (item) results.set(item, run);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: streams }, stream));
   // In the callers' order: they read the i-th run as the i-th item's.
   return items.map((item) => {
     const run = results.get(item);
     if (!run) throw new Error(`verify: no run for ${item.lesson} (${item.specs.join(', ')})`);
     return run;
   });
+}
+
+/** Runs per Jest process, at most: verify keeps this many scratch copies per stream. */
+export const CHUNK = 70;
+
+/**
+ * The items in chunks of at most `size`, dealt like cards from the costliest down, so that every
+ * chunk holds some long runs and some short ones (each chunk's Jest starts its costliest first,
+ * kit/verify/sequencer.cjs): no chunk is all long runs that keep a few workers busy while the others
+ * wait. As many chunks for each stream, so that no stream runs a last chunk alone.
+ */
+function dealChunks(items: BatchItem[], size: number, streams: number): BatchItem[][] {
+  const sorted = [...items].sort((a, b) => (b.cost ?? 0) - (a.cost ?? 0));
+  const count = streams * Math.ceil(sorted.length / (size * streams));
+  const chunks: BatchItem[][] = Array.from({ length: count }, () => []);
+  for (const [i, item] of sorted.entries()) chunks[i % count]?.push(item);
+  return chunks;
 }
 
 async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<ItemRun[]> {
