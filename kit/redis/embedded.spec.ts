@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usePrivateRedis, useRedis } from '../spec/redis';
-import { findRedisBinary, RedisUnavailableError } from './embedded';
+import { findRedisBinary, RedisUnavailableError, startEmbeddedRedis } from './embedded';
+import { sendCommand } from './launch';
 
 describe('finding a redis-server binary', () => {
   const dir = mkdtempSync(join(tmpdir(), 'course-bin-'));
@@ -58,8 +59,32 @@ describe('a private Redis', () => {
 
   test('can go away and come back on the same port, empty', async () => {
     const url = redis.url;
+    const port = Number(new URL(url).port);
+    await sendCommand(port, ['SET', 'probe', 'value']);
+
     await redis.stop();
+    const whileStopped = await sendCommand(port, ['PING']).then(
+      () => 'answered',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
     await redis.restart();
-    expect(redis.url).toBe(url);
+
+    expect({ whileStopped, url: redis.url }).toEqual({ whileStopped: 'ECONNREFUSED', url });
+    expect(await sendCommand(port, ['EXISTS', 'probe'])).toBe(':0\r\n');
+  });
+});
+
+describe('a redis-server that cannot start', () => {
+  test('fails at once, with what redis-server said', async () => {
+    const started = performance.now();
+    const failure = await startEmbeddedRedis(findRedisBinary(), ['--no-such-directive', 'x']).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(failure).toBeInstanceOf(RedisUnavailableError);
+    expect(String(failure)).toMatch(/no-such-directive/);
+    // Well under the 10 s it would wait for an answer to PING: it saw the process end.
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

@@ -85,7 +85,7 @@ async function startBinary(path: string, dir: string, args: string[]): Promise<E
   const stop = async () => {
     const child = running?.child;
     running = undefined;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.stdin?.end(); // the shell SIGKILLs the server: nothing is saved, a restart starts empty
     await exited;

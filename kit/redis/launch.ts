@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 export const HOST = '127.0.0.1';
 
 export interface LaunchedRedis {
-  /** The watching shell: end its stdin and it SIGKILLs the server, then exits. */
+  /** The watching shell: end its stdin and it SIGKILLs the server; it exits when the server does. */
   child: ChildProcess;
   /** The redis-server's own pid. */
   pid: number;
@@ -28,8 +28,12 @@ export async function launchRedis(
   args: string[],
   onLine: (line: string) => void = () => {},
 ): Promise<LaunchedRedis> {
+  // The shell keeps our pipe as fd 3 (an asynchronous list's own stdin is /dev/null), starts the
+  // server, says its pid, and waits for it: the shell exits when the server does, with its code. A
+  // reader beside it SIGKILLs the server once the pipe ends.
   const script =
-    'bin="$1"; shift; "$bin" "$@" & p=$!; echo "pid $p"; while read -r _; do :; done; kill -9 $p 2>/dev/null';
+    'exec 3<&0; bin="$1"; shift; "$bin" "$@" & p=$!; echo "pid $p"; ' +
+    '{ while read -r _; do :; done <&3; kill -9 $p 2>/dev/null; } & wait $p';
   const child = spawn('sh', ['-c', script, 'sh', binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin?.on('error', () => {});
   let output = '';
