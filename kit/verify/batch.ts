@@ -56,6 +56,7 @@ export interface BatchOptions {
 }
 
 export async function runBatch(items: BatchItem[], options: BatchOptions): Promise<ItemRun[]> {
+  if (items.length === 0) return [];
   const results = new Map<BatchItem, ItemRun>();
   // Two Jest processes at a time, each with half the workers: while one ends its chunk (its last
   // files, then a new Jest starting up), the other keeps the cores busy.

@@ -133,7 +133,7 @@ async function main(): Promise<void> {
 
     console.log('• the solutions (and the kit), the untouched starters …');
     // Meanwhile, the scratch copies the step and mistake runs will use (two Jest processes' worth).
-    const copies = options.quick ? Promise.resolve() : trees.prepare(2 * CHUNK);
+    const copies = options.quick ? Promise.resolve() : trees.prepare(Math.min(2 * CHUNK, runsAhead(lessons)));
     for (const result of await Promise.all([
       solutionsRun(scratch, lessons, withKit),
       startersRun(scratch, lessons),
@@ -433,6 +433,19 @@ function sharedBatch(
         },
       );
     });
+}
+
+/** How many step and mistake runs the lessons will need (a lesson whose mistakes do not parse: none). */
+function runsAhead(lessons: string[]): number {
+  return lessons.reduce((sum, lesson) => {
+    let mistakes = 0;
+    try {
+      mistakes = lessonMistakes(ROOT, lesson).length;
+    } catch {
+      // its data check says why
+    }
+    return sum + Math.max(0, starterSteps(ROOT, lesson).length - 1) + mistakes;
+  }, 0);
 }
 
 /** Without a time from the last verify: what its spec files took on the solutions, all tasks. */
