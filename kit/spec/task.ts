@@ -133,10 +133,11 @@ function listTask(dir: string, lessonId: string, topic: string, title: string, m
  * A task of a step that comes after the next one to do fails at once, naming that step: it could only
  * fail the same way after waiting out its bounds (a timeout the learner has not written yet), and the
  * learner is not there yet. The tasks of the next step itself run, so a learner at work on it sees what
- * they check. verify's run of the untouched starters sets COURSE_RUN_EVERY_TASK=1: there every task
- * runs, to prove it really fails without its step.
+ * they check. Every task runs when grading (a todo() left in code the learner no longer calls must not
+ * cost the points of the steps after it), and in verify's run of the untouched starters
+ * (COURSE_RUN_EVERY_TASK=1), to prove each really fails without its step.
  */
-const runEveryTask = process.env.COURSE_RUN_EVERY_TASK === '1';
+const runEveryTask = grading || process.env.COURSE_RUN_EVERY_TASK === '1';
 function runsAhead(meta: Pick<TaskMeta, 'step'>, next: NextStep | undefined): next is NextStep {
   const checked = stepNumber(meta.step);
   return !runEveryTask && next !== undefined && checked !== undefined && checked > next.step;
