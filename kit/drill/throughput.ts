@@ -24,7 +24,7 @@ import autocannon from 'autocannon';
 import { build, type Plugin } from 'esbuild';
 import { lessonSrcDir, prepareTarget, ROOT } from '../jest/target';
 import { type EmbeddedRedis, findRedisBinary, startEmbeddedRedis } from '../redis/embedded';
-import { freePort, serverProcesses } from '../spec/processes';
+import { freePort, serverProcesses, watchParentFile } from '../spec/processes';
 import { Crowd, Shopper } from './client';
 
 export interface ThroughputOptions {
@@ -336,7 +336,7 @@ async function startBalancerCopy(
     throw new Error(`lesson 04 changed: patch not applied: ${missing.map((p) => p.from).join(', ')}`);
   const port = await freePort();
   // The bundle sits in a temporary folder: its packages are found through NODE_PATH.
-  const child = spawn(process.execPath, ['--import', WATCH_PARENT, file], {
+  const child = spawn(process.execPath, ['--require', watchParentFile(), file], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), NODE_PATH: join(ROOT, 'node_modules') },
     stdio: ['pipe', 'ignore', 'inherit'],
@@ -351,9 +351,6 @@ async function startBalancerCopy(
   );
   return { url, pid: child.pid ?? -1 };
 }
-
-const WATCH_PARENT =
-  "data:text/javascript,process.stdin.on('end',()=>process.kill(process.pid,'SIGKILL')).on('error',()=>{}).resume().unref()";
 
 // ── HAProxy ──────────────────────────────────────────────────────────────────────────────────────
 

@@ -55,7 +55,19 @@ export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = [
   // writes one there when it syncs), and a Redis that starts with someone else's keys is no fresh Redis.
   const dir = mkdtempSync(join(tmpdir(), 'course-redis-'));
   try {
-    return binary.path ? await startBinary(binary.path, dir, args) : await startDownloaded(dir, args);
+    const server = binary.path ? await startBinary(binary.path, dir, args) : await startDownloaded(dir, args);
+    return {
+      port: server.port,
+      url: `redis://127.0.0.1:${server.port}`,
+      stop: async () => {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+      restart: async () => {
+        mkdirSync(dir, { recursive: true });
+        await server.start();
+      },
+    };
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const reason = error instanceof Error ? error.message : String(error);
@@ -66,8 +78,15 @@ export async function startEmbeddedRedis(binary: RedisBinary, args: string[] = [
 /** The same settings redis-memory-server starts its servers with: in memory only, loopback only. */
 const SETTINGS = ['--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
 
+/** A running redis-server, on its port: stop() it, start() it again there. */
+interface RunningRedis {
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** A redis-server that is already installed, started as a process of our own (./launch.ts says why). */
-async function startBinary(path: string, dir: string, args: string[]): Promise<EmbeddedRedis> {
+async function startBinary(path: string, dir: string, args: string[]): Promise<RunningRedis> {
   // (Loaded here: the demo and the shop, which also start Redis, need not load the spec helpers.)
   const { freePort } = await import('../spec/processes');
   let port = await freePort();
@@ -103,22 +122,11 @@ async function startBinary(path: string, dir: string, args: string[]): Promise<E
       port = await freePort();
     }
   }
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-    restart: async () => {
-      mkdirSync(dir, { recursive: true });
-      await start();
-    },
-  };
+  return { port, start, stop };
 }
 
 /** No redis-server installed: redis-memory-server downloads and builds one (once), and runs it. */
-async function startDownloaded(dir: string, args: string[]): Promise<EmbeddedRedis> {
+async function startDownloaded(dir: string, args: string[]): Promise<RunningRedis> {
   console.warn(
     '\nNo redis-server found: redis-memory-server will download and build Redis from source.\n' +
       'That needs internet access, make and a C compiler, and takes a minute or two (once).\n',
@@ -135,17 +143,13 @@ async function startDownloaded(dir: string, args: string[]): Promise<EmbeddedRed
     await server.stop().catch(() => undefined);
     throw error;
   }
-  const port = await server.getPort();
   return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
+    port: await server.getPort(),
+    start: async () => {
+      await server.start();
+    },
     stop: async () => {
       await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-    restart: async () => {
-      mkdirSync(dir, { recursive: true });
-      await server.start();
     },
   };
 }

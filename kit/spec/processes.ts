@@ -137,12 +137,15 @@ process.once('exit', () => {
 });
 
 /**
- * Preloaded in every child: when stdin (a pipe from this process) ends, this process is gone, so the
- * child kills itself. unref(): the watch alone never keeps the child alive. A CommonJS file for
+ * Preloaded in every child (here and in kit/drill/throughput.ts): when stdin (a pipe from this
+ * process) ends, this process is gone, so the child kills itself. unref(): the watch alone never
+ * keeps the child alive. Written once, where the server bundles are. A CommonJS file for
  * `--require`: `--import` of a data: URL starts Node's ES module loader in every child (≈30 ms CPU
  * more a start, `/usr/bin/time node --import … -e …`, 2-core machine).
  */
-function watchParentFile(): string {
+let watchParent: string | undefined;
+export function watchParentFile(): string {
+  if (watchParent) return watchParent;
   const code =
     "process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL')).on('error', () => {}).resume().unref();\n";
   const file = join(
@@ -150,6 +153,7 @@ function watchParentFile(): string {
     `watch-parent-${createHash('sha1').update(code).digest('hex').slice(0, 12)}.cjs`,
   );
   if (!existsSync(file)) writeAtomically(file, code);
+  watchParent = file;
   return file;
 }
 

@@ -133,7 +133,9 @@ async function main(): Promise<void> {
 
     console.log('• the solutions (and the kit), the untouched starters …');
     // Meanwhile, the scratch copies the step and mistake runs will use (two Jest processes' worth).
-    const copies = options.quick ? Promise.resolve() : trees.prepare(Math.min(2 * CHUNK, runsAhead(lessons)));
+    const copies = options.quick
+      ? Promise.resolve()
+      : trees.prepare(Math.min(2 * CHUNK, runsNeeded(lessons)));
     for (const result of await Promise.all([
       solutionsRun(scratch, lessons, withKit),
       startersRun(scratch, lessons),
@@ -436,7 +438,7 @@ function sharedBatch(
 }
 
 /** How many step and mistake runs the lessons will need (a lesson whose mistakes do not parse: none). */
-function runsAhead(lessons: string[]): number {
+function runsNeeded(lessons: string[]): number {
   return lessons.reduce((sum, lesson) => {
     let mistakes = 0;
     try {
