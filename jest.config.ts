@@ -39,7 +39,9 @@ const common = {
   rootDir: __dirname,
   transform: swcTransform,
   resolver: solutions ? '<rootDir>/kit/jest/resolver.cjs' : undefined,
-  testEnvironment: allure ? 'allure-jest/node' : 'node',
+  testEnvironment: allure
+    ? '<rootDir>/kit/jest/allure-environment.cjs'
+    : '<rootDir>/kit/jest/environment.cjs',
   testEnvironmentOptions: allure ? { resultsDir: process.env.ALLURE_RESULTS_DIR ?? 'allure-results' } : {},
   slowTestThreshold: 10,
   // express, node-redis, supertest… from one pre-bundled file: each spec file loads them again

@@ -20,7 +20,7 @@ import { buildSync } from 'esbuild';
 
 const ROOT = join(__dirname, '..');
 /** Bump when what this file writes changes: older caches are then ignored. */
-const FORMAT = 'v4';
+const FORMAT = 'v5';
 export const CACHE = join(ROOT, 'node_modules', '.cache', 'course-vendor');
 
 /** What specs and servers load in every run: the course's dependencies, and supertest. */
@@ -91,7 +91,7 @@ export function vendorBundle(packages: readonly string[]): Vendor | undefined {
     return undefined;
   }
   for (const [name, stub] of Object.entries(vendor.stubs)) {
-    writeAtomically(stub, `module.exports = require('../vendor.js')[${JSON.stringify(name)}];\n`);
+    writeAtomically(stub, stubFor(name));
   }
   writeAtomically(vendor.preload, PRELOAD);
   spawnSync(process.execPath, [vendor.preload], {
@@ -100,6 +100,17 @@ export function vendorBundle(packages: readonly string[]): Vendor | undefined {
     timeout: 30_000,
   });
   return vendor;
+}
+
+/**
+ * A package's stub for Jest: the bundle as the specs' environment loads it (compiled once per worker,
+ * kit/jest/environment.cjs), or required as any file where that environment is not in use.
+ */
+function stubFor(name: string): string {
+  return `const file = require('node:path').join(__dirname, '..', 'vendor.js');
+const load = globalThis.__courseVendor;
+module.exports = (load ? load(file) : require(file))[${JSON.stringify(name)}];
+`;
 }
 
 const PRELOAD = `const Module = require('node:module');

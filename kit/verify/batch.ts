@@ -179,7 +179,7 @@ function batchConfig(roots: string[]): Record<string, unknown> {
     transform: swcTransform,
     moduleNameMapper: specModuleMap(),
     testSequencer: join(ROOT, 'kit', 'verify', 'sequencer.cjs'),
-    testEnvironment: 'node',
+    testEnvironment: join(ROOT, 'kit', 'jest', 'environment.cjs'),
     globalSetup: join(ROOT, 'kit', 'jest', 'global-setup-redis.ts'),
     globalTeardown: join(ROOT, 'kit', 'jest', 'global-teardown-redis.ts'),
     watchman: false,
