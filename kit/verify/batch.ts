@@ -82,7 +82,7 @@ export async function runBatch(items: BatchItem[], options: BatchOptions): Promi
 
 /**
  * Runs per Jest process, at most: verify keeps this many scratch copies per stream (made ahead, about
- * 80 ms each). Fewer, larger chunks pay Jest's start-up and a chunk's last slow files less often: the
+ * 15 ms each). Fewer, larger chunks pay Jest's start-up and a chunk's last slow files less often: the
  * steps and mistakes took 120 s in chunks of at most 70, against 129 s in chunks of 40 (one
  * `npm run verify` each, 2026-12-07).
  */
