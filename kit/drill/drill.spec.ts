@@ -102,10 +102,14 @@ describe(`the Black Friday drill (${CARTS} carts, ${SERVERS} servers)`, () => {
         const share = fill.filled / SERVERS;
         expect(readBack.onCrashedServer).toBeGreaterThanOrEqual(Math.floor(share) - 2);
         expect(readBack.onCrashedServer).toBeLessThanOrEqual(Math.ceil(share) + 2);
-        // Lost: the crashed server's carts (a cart whose read-back request failed counts as lost too).
+        // Lost: the crashed server's carts (a cart whose read-back request failed counts as lost too,
+        // and so does one the balancer moved to another server while it was filled: it is split).
         expect(readBack.lost).toBeGreaterThanOrEqual(readBack.onCrashedServer);
-        expect(readBack.lost).toBeLessThanOrEqual(readBack.onCrashedServer + readBack.failedRequests);
-        expect(readBack.lostFrom).toEqual({ [crash.server]: readBack.lost });
+        expect(readBack.lost).toBeLessThanOrEqual(
+          readBack.onCrashedServer + readBack.failedRequests + fill.moved,
+        );
+        const lostElsewhere = readBack.lost - (readBack.lostFrom[crash.server] ?? 0);
+        expect(lostElsewhere).toBeLessThanOrEqual(readBack.failedRequests + fill.moved);
       }),
     timeout,
   );

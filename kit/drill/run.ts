@@ -69,6 +69,12 @@ export interface DesignResult {
     failedBy: Record<string, number>;
     /** Carts by the server that answered their last add (sticky: where the cart lives). */
     filledOn: Record<string, number>;
+    /**
+     * Carts whose adds were answered by more than one server: the balancer sent the visitor
+     * elsewhere mid-fill (a health check that timed out on a busy machine). Under sticky + memory
+     * sessions such a cart is split between servers, and reads back changed from any of them.
+     */
+    moved: number;
     ms: number;
   };
   crash: { server: string; signal: 'SIGKILL'; restartMs: number };
@@ -119,6 +125,8 @@ interface Cart {
   shopper: Shopper;
   items: Array<{ name: string; price: number }>;
   filledOn: string;
+  /** Answered its adds from more than one server. */
+  moved: boolean;
   failed: boolean;
 }
 
@@ -160,6 +168,7 @@ export async function runDesign(
           price: 1 + ((index * 7 + i) % 2000),
         })),
         filledOn: '',
+        moved: false,
         failed: false,
       };
     });
@@ -179,6 +188,7 @@ export async function runDesign(
             cart.failed = true;
             break;
           }
+          if (cart.filledOn && reply.servedBy !== cart.filledOn) cart.moved = true;
           cart.filledOn = reply.servedBy;
         }
         done += 1;
@@ -196,12 +206,14 @@ export async function runDesign(
       failedRequests: fillFailures.length,
       failedBy: tally(fillFailures),
       filledOn: tally(filled.map((cart) => cart.filledOn)),
+      moved: filled.filter((cart) => cart.moved).length,
       ms: 0,
     };
     fill.ms = Math.round(performance.now() - phaseStarted);
     end(
       'fill',
-      `${fill.filled} carts filled (${fill.items} items, ${fill.requests} requests, ${fill.failedRequests} failed)`,
+      `${fill.filled} carts filled (${fill.items} items, ${fill.requests} requests, ${fill.failedRequests} failed)` +
+        (fill.moved ? `; ${fill.moved} moved to another server mid-fill by the balancer` : ''),
     );
     aborting(stop);
 
