@@ -18,7 +18,7 @@
  *   npm run verify                      everything (CI)
  *   npm run verify -- --quick           1 and 2 and the starters (N = 0): a fast local loop
  *   npm run verify -- --lesson 04       one lesson (repeatable), no kit specs
- *   npm run verify -- --jobs 2          spec files side by side in the step and mistake runs (default 4)
+ *   npm run verify -- --jobs 2          spec files side by side in the step and mistake runs (default 8)
  *   npm run verify -- --show-mistakes   which task caught each mistake
  *   npm run verify -- --skip-tools      no tsc and biome (while you work on one lesson)
  *
@@ -77,11 +77,12 @@ function parseOptions(argv: string[]): Options {
   const options: Options = {
     quick: false,
     lessons: [],
-    // The step and mistake runs mostly wait on processes they started: four spec files at a time,
-    // in two Jest processes of two workers (kit/verify/batch.ts), kept the 2 cores busiest (the
-    // steps and mistakes took 184 s with 3 in one Jest process, 154 s with 4 in two; one
-    // `npm run verify` each, 2026-12-07, the same code otherwise).
-    jobs: 4,
+    // The step and mistake runs mostly wait on processes they started (a server's start, a bound
+    // that must pass, a Sentinel failover): eight spec files at a time, in two Jest processes of four
+    // workers (kit/verify/batch.ts), kept the 2 cores busiest. The steps and mistakes took 124 s
+    // with 4, 100 s with 6 and 91 s with 8 (one `npm run verify -- --jobs N` each, 2-core machine,
+    // 2026-12-08, the same code otherwise; about 1.9 cores busy with 8).
+    jobs: 8,
     showMistakes: false,
     skipTools: false,
   };
