@@ -37,6 +37,8 @@ export interface ItemRun {
   timedOut: boolean;
   /** Time its spec files took, added up. */
   seconds: number;
+  /** Time each of its spec files took (absolute path, as in `tests`). */
+  fileSeconds: Map<string, number>;
 }
 
 export interface BatchOptions {
@@ -136,20 +138,17 @@ async function runChunk(chunk: BatchItem[], options: BatchOptions): Promise<Item
       const dir = dirs[i] ?? '';
       const mine = (file: string) => file.startsWith(`${dir}${sep}`);
       const files = item.specs.map((spec) => run.fileTimes.get(join(dir, spec)));
+      // A file whose start was not reported (all its tasks skipped) counts as no time, not as -epoch.
+      const took = (times: (typeof files)[number]) =>
+        times?.started !== undefined && times.ended !== undefined ? (times.ended - times.started) / 1000 : 0;
       const itemRun: ItemRun = {
         dir,
         tests: run.tests.filter((test) => mine(test.file)),
         fileErrors: run.fileErrors.filter((error) => mine(error.file)),
         finished: files.every((times) => times?.ended !== undefined),
         timedOut: run.timedOut,
-        // A file whose start was not reported (all its tasks skipped) counts as no time, not as -epoch.
-        seconds: files.reduce(
-          (sum, times) =>
-            sum +
-            (times?.started !== undefined && times.ended !== undefined ? times.ended - times.started : 0) /
-              1000,
-          0,
-        ),
+        seconds: files.reduce((sum, times) => sum + took(times), 0),
+        fileSeconds: new Map(item.specs.map((spec, j) => [join(dir, spec), took(files[j])])),
       };
       options.onItem?.(item, itemRun);
       return itemRun;

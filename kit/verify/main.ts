@@ -20,6 +20,9 @@
  *   npm run verify -- --lesson 04       one lesson (repeatable), no kit specs
  *   npm run verify -- --jobs 2          spec files side by side in the step and mistake runs (default 8)
  *   npm run verify -- --show-mistakes   which task caught each mistake
+ *   npm run verify -- --choose-catchers every task of every spec file each mistake reaches, and its
+ *                                       quickest failing task kept in caught-by.json (slow; after
+ *                                       specs or mistakes change a lot)
  *   npm run verify -- --skip-tools      no tsc and biome (while you work on one lesson)
  *
  * It prints a table per lesson and ends with one plain line, `N passed, M failed`.
@@ -62,6 +65,7 @@ interface Options {
   lessons: string[];
   jobs: number;
   showMistakes: boolean;
+  chooseCatchers: boolean;
   skipTools: boolean;
 }
 
@@ -84,18 +88,20 @@ function parseOptions(argv: string[]): Options {
     // 2026-12-08, the same code otherwise; about 1.9 cores busy with 8).
     jobs: 8,
     showMistakes: false,
+    chooseCatchers: false,
     skipTools: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--show-mistakes') options.showMistakes = true;
+    else if (arg === '--choose-catchers') options.chooseCatchers = true;
     else if (arg === '--skip-tools') options.skipTools = true;
     else if (arg === '--lesson' || arg === '--lessons') options.lessons.push(...(argv[++i] ?? '').split(','));
     else if (arg === '--jobs') options.jobs = Math.max(1, Number(argv[++i]) || 1);
     else {
       console.error(
-        `verify: unknown option ${arg} (options: --quick, --lesson ID, --jobs N, --show-mistakes)`,
+        `verify: unknown option ${arg} (options: --quick, --lesson ID, --jobs N, --show-mistakes, --choose-catchers, --skip-tools)`,
       );
       process.exit(2);
     }
@@ -303,7 +309,7 @@ async function mistakeRuns(
   const hinted = pending.map((entry) => {
     const last = catchers.get(entry.mistake.lesson)?.[entry.mistake.id];
     const spec = last && `lessons/${entry.mistake.lesson}/${last.spec}`;
-    return spec && entry.reach.includes(spec)
+    return spec && entry.reach.includes(spec) && !options.chooseCatchers
       ? { ...entry, specs: [spec], tasks: [last.task] as string[] | undefined }
       : { ...entry, specs: entry.reach, tasks: undefined };
   });
@@ -321,13 +327,14 @@ async function mistakeRuns(
         (entry.tasks && costs.of(`mistake ${entry.mistake.lesson} ${entry.mistake.id}`)) ||
         guessedCost(entry.specs),
     }));
-    // The second round runs whole spec files: each ends at its first failing task.
+    // The second round runs whole spec files: each ends at its first failing task (all of them run
+    // when choosing catchers).
     const runs = last
       ? await runBatch(items, {
           trees,
           scratch,
           workers: options.jobs,
-          stopAfterFailure: true,
+          stopAfterFailure: !options.chooseCatchers,
           catalog: catalogDir(scratch, 'mistakes'),
           timeoutMs: BATCH_TIMEOUT_MS,
         })
@@ -336,7 +343,12 @@ async function mistakeRuns(
       const run = runs[i];
       if (!run) return;
       const { mistake } = entry;
-      const caughtBy = run.tests.find((test) => test.status === 'failed');
+      const caughtBy = options.chooseCatchers
+        ? quickest(
+            run.tests.filter((test) => test.status === 'failed'),
+            run.fileSeconds,
+          )
+        : run.tests.find((test) => test.status === 'failed');
       if (entry.tasks) costs.record(`mistake ${mistake.lesson} ${mistake.id}`, run.seconds);
       if (run.fileErrors.length > 0) {
         const message = run.fileErrors[0]?.message ?? '';
@@ -389,11 +401,72 @@ async function mistakeRuns(
       );
     await judge(again, true);
   }
+  if (options.chooseCatchers) await keepCatchersThatCatchAlone(pending, catchers, scratch, options);
   for (const lesson of lessons) writeCatchers(lesson, catchers.get(lesson) ?? {});
   return [
     ...checks,
     ...pending.map(({ mistake }) => verdicts.get(mistake) ?? mistakeCheck(mistake, false, 'not run')),
   ];
+}
+
+/**
+ * A task chosen in a whole-file run may fail there only because of the tasks before it (a mistake
+ * that keeps state per module shows only when a second task runs), and verify's first try runs it
+ * alone. Each chosen task runs alone once: where it passes, the catcher on record stays.
+ */
+async function keepCatchersThatCatchAlone(
+  pending: Array<{ mistake: Mistake; files: LessonFiles }>,
+  catchers: Map<string, Record<string, Catcher>>,
+  scratch: string,
+  options: Options,
+): Promise<void> {
+  const chosen = pending.flatMap((entry) => {
+    const catcher = catchers.get(entry.mistake.lesson)?.[entry.mistake.id];
+    return catcher ? [{ ...entry, catcher }] : [];
+  });
+  progress(`${chosen.length} chosen catchers, each run alone …`);
+  const runs = await runBatch(
+    chosen.map(({ mistake, files, catcher }) => ({
+      lesson: mistake.lesson,
+      files,
+      specs: [`lessons/${mistake.lesson}/${catcher.spec}`],
+      tasks: [catcher.task],
+    })),
+    {
+      trees,
+      scratch,
+      workers: options.jobs,
+      stopAfterFailure: true,
+      catalog: catalogDir(scratch, 'catchers'),
+      timeoutMs: BATCH_TIMEOUT_MS,
+    },
+  );
+  chosen.forEach(({ mistake }, i) => {
+    if (runs[i]?.tests.some((test) => test.status === 'failed')) return;
+    const known = catchers.get(mistake.lesson) ?? {};
+    const before = readCatchers(mistake.lesson)[mistake.id];
+    if (before) known[mistake.id] = before;
+    else delete known[mistake.id];
+    progress(
+      `${mistake.lesson} mistake ${mistake.id}: its quickest catcher passes alone; the one on record stays`,
+    );
+  });
+}
+
+/**
+ * The failing task likely to be quickest alone (verify's first try at the mistake runs it alone, so a
+ * quick one keeps every verify quick): one of the quickest spec file, then the quickest of that file.
+ * The file first: a task's own time in a whole-file run leaves out what the file started before it
+ * (a Sentinel set, a story of processes), and run alone it waits for that too.
+ */
+function quickest(failed: TestEvent[], fileSeconds: Map<string, number>): TestEvent | undefined {
+  const cost = (test: TestEvent) => [fileSeconds.get(test.file) ?? Infinity, test.duration ?? Infinity];
+  return failed.reduce<TestEvent | undefined>((best, test) => {
+    if (!best) return test;
+    const [file, own] = cost(test);
+    const [bestFile, bestOwn] = cost(best);
+    return file < bestFile || (file === bestFile && own < bestOwn) ? test : best;
+  }, undefined);
 }
 
 /** Adds its items to a batch shared with the other phase; resolves with its own items' runs. */
