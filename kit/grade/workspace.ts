@@ -171,10 +171,10 @@ export interface TreeOptions {
   /**
    * Hard-link this checkout's files into the tree instead of copying them: 13–18 ms of CPU a tree
    * instead of 72–80 ms (20 trees each way, process.cpuUsage(), 2-core machine), and verify makes
-   * more than a hundred. The tree's files are then
-   * this checkout's own: whoever changes one must replace it (remove it, then write), never write into
-   * it, or the checkout changes too. Only verify's scratch copies (kit/verify/trees.ts) do this; a
-   * grade's tree is copied. Across file systems the files are copied.
+   * more than a hundred. The tree's files are then this checkout's own: whoever changes one must
+   * replace it (remove it, then write), never write into it, or the checkout changes too. Only
+   * verify's scratch copies (kit/verify/trees.ts) do this; a grade's tree is copied (the grader lays
+   * the graded src over the starter's files). Across file systems the files are copied.
    */
   link?: boolean;
 }

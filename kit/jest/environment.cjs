@@ -58,4 +58,3 @@ function withSharedVendor(Base) {
 }
 
 module.exports = withSharedVendor(TestEnvironment);
-module.exports.withSharedVendor = withSharedVendor;
