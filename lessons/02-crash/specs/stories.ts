@@ -137,7 +137,12 @@ export const stuckStory = startedOnce(async () => {
     ENABLE_CHAOS: '1',
     DRAIN_TIMEOUT_MS: String(SHORT_DRAIN_MS),
   });
+  const upAt = performance.now();
   const stuck = await requestInFlight(`${server8.url}/slow?ms=${STUCK_MS}`);
+  // SIGTERM only once the server has been up longer than its drain timeout: a drain timer started
+  // with the server (not on SIGTERM) has then already ended it, whatever the machine's speed. The
+  // age is the condition here, not a stand-in for one.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, upAt + SHORT_DRAIN_MS - performance.now())));
 
   const sentAt = performance.now();
   const exit = await within(server8.kill('SIGTERM'), STUCK_EXIT_MS);
