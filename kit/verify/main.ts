@@ -20,9 +20,9 @@
  *   npm run verify -- --lesson 04       one lesson (repeatable), no kit specs
  *   npm run verify -- --jobs 2          spec files side by side in the step and mistake runs (default 6)
  *   npm run verify -- --show-mistakes   which task caught each mistake
- *   npm run verify -- --choose-catchers every task of every spec file each mistake reaches, and its
- *                                       quickest failing task kept in caught-by.json (slow; after
- *                                       specs or mistakes change a lot)
+ *   npm run verify -- --choose-catchers every task of every spec file each mistake reaches; a failing
+ *                                       task of its quickest file kept in caught-by.json once it
+ *                                       also fails alone (slow; after specs or mistakes change a lot)
  *   npm run verify -- --skip-tools      no tsc and biome (while you work on one lesson)
  *
  * It prints a table per lesson and ends with one plain line, `N passed, M failed`.
@@ -332,14 +332,7 @@ async function mistakeRuns(
     // The second round runs whole spec files: each ends at its first failing task (all of them run
     // when choosing catchers).
     const runs = last
-      ? await runBatch(items, {
-          trees,
-          scratch,
-          workers: options.jobs,
-          stopAfterFailure: !options.chooseCatchers,
-          catalog: catalogDir(scratch, 'mistakes'),
-          timeoutMs: BATCH_TIMEOUT_MS,
-        })
+      ? await ownBatch(items, scratch, options, 'mistakes', !options.chooseCatchers)
       : await firstRound(items);
     round.forEach((entry, i) => {
       const run = runs[i];
@@ -427,21 +420,17 @@ async function keepCatchersThatCatchAlone(
     return catcher ? [{ ...entry, catcher }] : [];
   });
   progress(`${chosen.length} chosen catchers, each run alone …`);
-  const runs = await runBatch(
+  const runs = await ownBatch(
     chosen.map(({ mistake, files, catcher }) => ({
       lesson: mistake.lesson,
       files,
       specs: [`lessons/${mistake.lesson}/${catcher.spec}`],
       tasks: [catcher.task],
     })),
-    {
-      trees,
-      scratch,
-      workers: options.jobs,
-      stopAfterFailure: true,
-      catalog: catalogDir(scratch, 'catchers'),
-      timeoutMs: BATCH_TIMEOUT_MS,
-    },
+    scratch,
+    options,
+    'catchers',
+    true,
   );
   chosen.forEach(({ mistake }, i) => {
     if (runs[i]?.tests.some((test) => test.status === 'failed')) return;
@@ -469,6 +458,24 @@ function quickest(failed: TestEvent[], fileSeconds: Map<string, number>): TestEv
     const [bestFile, bestOwn] = cost(best);
     return file < bestFile || (file === bestFile && own < bestOwn) ? test : best;
   }, undefined);
+}
+
+/** A batch of the mistakes' own, after the one they share with the steps. */
+function ownBatch(
+  items: BatchItem[],
+  scratch: string,
+  options: Options,
+  catalog: string,
+  stopAfterFailure: boolean,
+): Promise<ItemRun[]> {
+  return runBatch(items, {
+    trees,
+    scratch,
+    workers: options.jobs,
+    stopAfterFailure,
+    catalog: catalogDir(scratch, catalog),
+    timeoutMs: BATCH_TIMEOUT_MS,
+  });
 }
 
 /** Adds its items to a batch shared with the other phase; resolves with its own items' runs. */
